@@ -1,0 +1,5 @@
+"""``python -m ymnotify`` is the ``ymnotify`` command."""
+
+from ymnotify.cli import main
+
+main()

@@ -1,0 +1,194 @@
+"""``ymnotify serve``: the receiver."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ymnotify import __version__, logs
+from ymnotify.cli.options import ByteSize, Duration, option
+from ymnotify.errors import ConfigError
+from ymnotify.protocol.responses import integration_name_problem
+from ymnotify.receiver import server
+from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig
+from ymnotify.receiver.sources import SourcePolicy
+from ymnotify.store import DEFAULT_DB_URL, store_from_url
+
+
+@click.command()
+@option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one and prints it).",
+)
+@option(
+    "--db",
+    default=DEFAULT_DB_URL,
+    show_default=True,
+    help="Store: sqlite:///PATH or postgresql://user@host/dbname.",
+)
+@option(
+    "--name",
+    default="ymnotify",
+    show_default=True,
+    help="Integration name in 200 answers (ASCII, 1–100 chars); Market shows it in its log.",
+)
+@option(
+    "--integration-version",
+    default=__version__,
+    show_default=True,
+    help="Integration version in 200 answers.",
+)
+@option(
+    "--allow-network",
+    "allow_networks",
+    multiple=True,
+    metavar="CIDR",
+    help="Also accept notifications from this network (repeatable).",
+)
+@option(
+    "--no-market-ranges",
+    is_flag=True,
+    help="Do not accept Market's own ranges (then only --allow-network is accepted).",
+)
+@option(
+    "--trust-proxy",
+    "trust_proxies",
+    multiple=True,
+    metavar="CIDR",
+    help="Believe X-Forwarded-For from peers in this network (repeatable).",
+)
+@option(
+    "--allow-any-source",
+    is_flag=True,
+    help="Accept notifications from anywhere. Development only: logs a warning.",
+)
+@option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM; chain included).",
+)
+@option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Private key for --tls-cert (PEM).",
+)
+@option(
+    "--max-body",
+    default="1MiB",
+    show_default=True,
+    type=ByteSize(),
+    help="Larger request bodies get 413.",
+)
+@option("--base-path", default="", help="Prefix of the notification routes, e.g. /market.")
+@option(
+    "--header-timeout",
+    default="10s",
+    show_default=True,
+    type=Duration(),
+    help="Close connections whose request headers take longer.",
+)
+@option(
+    "--body-timeout",
+    default=f"{DEFAULT_BODY_TIMEOUT:g}s",
+    show_default=True,
+    type=Duration(),
+    help="Answer 408 when a request body takes longer.",
+)
+@option(
+    "--sqlite-synchronous",
+    default="full",
+    show_default=True,
+    type=click.Choice(["full", "normal"]),
+    help="SQLite durability. 'normal' is weaker: an OS crash may lose acked notifications.",
+)
+@option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
+@option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    host: str,
+    port: int,
+    db: str,
+    name: str,
+    integration_version: str,
+    allow_networks: tuple[str, ...],
+    no_market_ranges: bool,
+    trust_proxies: tuple[str, ...],
+    allow_any_source: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    max_body: int,
+    base_path: str,
+    header_timeout: float,
+    body_timeout: float,
+    sqlite_synchronous: str,
+    log_format: str,
+    log_level: str,
+) -> None:
+    """Receive Yandex.Market notifications over HTTP(S) and store them durably.
+
+    Answers Market exactly as its protocol requires: 200 with {version, name, time} only after
+    the notification is committed, 400 WRONG_EVENT_FORMAT for malformed bodies (kept in
+    quarantine), 403 for sources outside the allowed networks, 500 when the store fails.
+    """
+    logs.configure(log_format, log_level)
+    try:
+        if problem := integration_name_problem(name):
+            raise ConfigError(f"--name: {problem}")
+        if not 1 <= len(integration_version) <= 100:
+            raise ConfigError("--integration-version must be 1–100 characters")
+        if bool(tls_cert) != bool(tls_key):
+            raise ConfigError("--tls-cert and --tls-key go together")
+        if no_market_ranges and not allow_networks and not allow_any_source:
+            raise ConfigError("--no-market-ranges without --allow-network refuses every source")
+        sources = SourcePolicy.build(
+            allow_networks=allow_networks,
+            market_ranges=not no_market_ranges,
+            trust_proxies=trust_proxies,
+            allow_any=allow_any_source,
+        )
+        config = ReceiverConfig(
+            name=name,
+            version=integration_version,
+            sources=sources,
+            max_body=max_body,
+            body_timeout=body_timeout,
+            base_path=base_path,
+        )
+        store = store_from_url(db, sqlite_synchronous=sqlite_synchronous)
+    except (ConfigError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)
+    app = ReceiverApp(store, config)
+    try:
+        sock = server.bind(listener)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    url = server.bound_url(sock, listener)
+
+    def announce() -> None:
+        click.echo(f"ymnotify receiver listening on {url} (POST / and /notification)", err=True)
+        click.echo(f"store: {db}", err=True)
+        if sources.allow_any:
+            click.secho(
+                "WARNING: --allow-any-source: anyone can post notifications. Development only.",
+                fg="red",
+                err=True,
+            )
+        elif sources.admits_loopback:
+            click.secho(
+                "loopback is allowed as a source: for development only.", fg="yellow", err=True
+            )
+
+    try:
+        asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,65 @@
+"""The answers a receiver gives Market, and the check Market applies to a 200's body."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ymnotify.protocol.enums import ErrorType
+
+JSON_CONTENT_TYPE = "application/json"
+NAME_MAX_LENGTH = 100
+VERSION_MAX_LENGTH = 100
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC time as RFC 3339 with microseconds and a ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def success_body(*, name: str, version: str, time: datetime) -> bytes:
+    """The 200 body: ``{"version", "name", "time"}``, time being when processing started."""
+    return json.dumps(
+        {"version": version, "name": name, "time": rfc3339(time)}, separators=(",", ":")
+    ).encode()
+
+
+def error_body(error_type: ErrorType, message: str) -> bytes:
+    """The 400/500 body: ``{"error": {"type", "message"}}``."""
+    payload = {"error": {"type": error_type.value, "message": message}}
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def integration_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an integration name (ASCII, 1–100 characters), or ``None``."""
+    if not 1 <= len(name) <= NAME_MAX_LENGTH:
+        return f"name must be 1–{NAME_MAX_LENGTH} characters, got {len(name)}"
+    if not name.isascii():
+        return "name must be ASCII only"
+    return None
+
+
+def success_body_problem(document: Any) -> str | None:
+    """Why a parsed 200 body would not satisfy Market (``INVALID_DATA``), or ``None``."""
+    if not isinstance(document, dict):
+        return "body is not a JSON object"
+    for field, limit in (("version", VERSION_MAX_LENGTH), ("name", NAME_MAX_LENGTH)):
+        value = document.get(field)
+        if not isinstance(value, str):
+            return f"{field} is missing or not a string"
+        if not 1 <= len(value) <= limit:
+            return f"{field} must be 1–{limit} characters"
+    name_problem = integration_name_problem(document["name"])
+    if name_problem:
+        return name_problem
+    time = document.get("time")
+    if not isinstance(time, str):
+        return "time is missing or not a string"
+    try:
+        parsed = datetime.fromisoformat(time)
+    except ValueError:
+        return f"time {time!r} is not an RFC 3339 date-time"
+    if parsed.tzinfo is None:
+        return f"time {time!r} has no UTC offset"
+    return None

@@ -1,0 +1,108 @@
+"""JSON on the wire: exact parsing, the canonical form and the dedup key.
+
+Market's ids are int64 and exceed 2**53, so no number may pass through a float: integers are
+Python ints and other numbers are kept as ``Decimal`` built from the literal as written. The
+canonical form (keys sorted, no whitespace, numbers as parsed) is what two deliveries of the same
+notification share; its SHA-256 is the dedup key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+# Market's bodies nest three levels deep; anything far deeper is hostile or broken. The bound
+# also keeps every recursive walk below far from Python's recursion limit.
+MAX_DEPTH = 64
+
+JsonValue = Any  # a value produced by ``loads``: dict, list, str, int, Decimal, bool or None
+
+
+class MalformedJson(ValueError):
+    """The body is not JSON this receiver accepts; ``str(exc)`` says why."""
+
+
+def loads(body: bytes) -> JsonValue:
+    """Parse ``body`` (UTF-8 JSON) keeping every number exact; raise ``MalformedJson``."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedJson(f"body is not UTF-8 (byte {exc.start})") from exc
+    try:
+        value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise MalformedJson(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # _reject_constant
+        raise MalformedJson(str(exc)) from exc
+    _check_depth(value)
+    return value
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"not JSON: {name} is not a JSON number")
+
+
+def _check_depth(value: JsonValue) -> None:
+    stack: list[tuple[JsonValue, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise MalformedJson(f"JSON nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def canonical(value: JsonValue) -> str:
+    """The canonical text of a parsed value: sorted keys, no whitespace, exact numbers."""
+    parts: list[str] = []
+    _write(value, parts, sort_keys=True)
+    return "".join(parts)
+
+
+def compact(value: JsonValue) -> str:
+    """A parsed value as one line of JSON, keys in received order, numbers exact."""
+    parts: list[str] = []
+    _write(value, parts, sort_keys=False)
+    return "".join(parts)
+
+
+def _write(value: JsonValue, out: list[str], *, sort_keys: bool) -> None:
+    if isinstance(value, dict):
+        out.append("{")
+        for index, key in enumerate(sorted(value) if sort_keys else value):
+            if index:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _write(value[key], out, sort_keys=sort_keys)
+        out.append("}")
+    elif isinstance(value, list):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _write(item, out, sort_keys=sort_keys)
+        out.append("]")
+    elif isinstance(value, Decimal):
+        out.append(str(value))
+    else:  # str, int, bool, None: json.dumps is exact for these
+        out.append(json.dumps(value, ensure_ascii=False))
+
+
+def dedup_key(value: JsonValue) -> str:
+    """SHA-256 (hex) of the canonical form of a parsed JSON value."""
+    return hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
+
+
+def raw_dedup_key(body: bytes) -> str:
+    """Dedup key of a body that is not valid JSON: the hash of its bytes, marked apart."""
+    return "raw:" + hashlib.sha256(body).hexdigest()

@@ -1,0 +1,312 @@
+"""The receiver as an ASGI application: what Market reaches.
+
+Routes (under ``base_path``): ``POST /`` and ``POST /notification`` take notifications;
+``GET /notification`` says the endpoint is up; ``GET /healthz`` and ``GET /readyz`` report on the
+process and the store. Nothing else is served here: the admin listener is a separate app.
+
+A notification is answered 200 only after ``Store.accept`` returned, i.e. after a durable commit.
+The hot path is written against raw ASGI (no framework) because it is the product's core and
+every microsecond before the 200 counts against Market's timeout under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ymnotify.errors import StoreError
+from ymnotify.protocol import parse as protocol_parse
+from ymnotify.protocol import wire
+from ymnotify.protocol.enums import ErrorType
+from ymnotify.protocol.models import Ping
+from ymnotify.protocol.responses import JSON_CONTENT_TYPE, error_body, success_body
+from ymnotify.receiver.sources import SourcePolicy
+from ymnotify.store.base import Incoming, Store
+
+logger = logging.getLogger("ymnotify.receiver")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_BODY_TIMEOUT = 10.0
+
+
+class Service(Protocol):
+    """Something that runs beside the receiver for its lifetime (e.g. handler workers)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """How the receiver answers. Built once from flags; see ``ymnotify serve --help``."""
+
+    name: str = "ymnotify"
+    version: str = "0.1.0"
+    sources: SourcePolicy = field(default_factory=SourcePolicy)
+    max_body: int = DEFAULT_MAX_BODY
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    base_path: str = ""
+
+    def __post_init__(self) -> None:
+        base = self.base_path.strip()
+        if base and not base.startswith("/"):
+            base = "/" + base
+        object.__setattr__(self, "base_path", base.rstrip("/"))
+
+
+class _RequestRejected(Exception):
+    def __init__(self, status: int, error_type: ErrorType, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+class ReceiverApp:
+    """ASGI app. Opens the store and starts ``services`` in its lifespan."""
+
+    def __init__(
+        self, store: Store, config: ReceiverConfig, services: Sequence[Service] = ()
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.services = tuple(services)
+        base = config.base_path
+        self._intake_paths = {base + "/notification", base + "/", base or "/"}
+        self._probe_path = base + "/notification"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ReceiverApp]:
+        """Open the store and run the services; for embedding in another app's lifespan."""
+        await self.store.open()
+        started: list[Service] = []
+        try:
+            for service in self.services:
+                await service.start()
+                started.append(service)
+            yield self
+        finally:
+            for service in reversed(started):
+                await service.stop()
+            await self.store.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        stack = contextlib.AsyncExitStack()
+        try:
+            await stack.enter_async_context(self.running())
+        except Exception as exc:
+            logger.exception("receiver failed to start")
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        message = await receive()
+        try:
+            await stack.aclose()
+        except Exception as exc:
+            logger.exception("receiver failed to stop cleanly")
+            await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+            return
+        await send({"type": "lifespan.shutdown.complete"})
+
+    # -- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets are not part of the protocol; closing is the answer
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path in self._intake_paths:
+            if method == "POST":
+                await self._intake(scope, receive, send)
+            elif method in ("GET", "HEAD") and path == self._probe_path:
+                await _send_json(send, 200, {"status": "ok", "accepts": "POST"})
+            else:
+                await _send_json(send, 405, _error("UNKNOWN", f"{method} not allowed; use POST"))
+        elif path == "/healthz" and method in ("GET", "HEAD"):
+            await _send_json(send, 200, {"status": "alive"})
+        elif path == "/readyz" and method in ("GET", "HEAD"):
+            await self._ready(send)
+        else:
+            await _send_json(send, 404, _error("UNKNOWN", f"no route {path}"))
+
+    async def _ready(self, send: Send) -> None:
+        try:
+            await self.store.check()
+        except StoreError as exc:
+            await _send_json(send, 503, {"status": "unavailable", "reason": str(exc)})
+        else:
+            await _send_json(send, 200, {"status": "ready"})
+
+    async def _intake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received_at = datetime.now(UTC)
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        peer = scope["client"][0] if scope.get("client") else None
+        sources = self.config.sources
+        client = sources.client_address(
+            peer, [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        )
+        if not sources.allows(client):
+            logger.warning("refused source %s (peer %s)", client, peer)
+            await _send_error(send, 403, ErrorType.UNKNOWN, sources.refusal_hint(client, peer))
+            return
+        try:
+            body = await self._read_body(headers, receive)
+        except _RequestRejected as exc:
+            await _send_error(send, exc.status, exc.error_type, exc.message, close=True)
+            return
+        try:
+            parsed = protocol_parse.parse_body(body)
+        except protocol_parse.MalformedNotification as exc:
+            await self._quarantine(body, headers, client or "", received_at, exc, send)
+            return
+        if isinstance(parsed.notification, Ping):
+            # Market allows PING one second; answer before any write, note it on the side.
+            self.store.record_ping(client or "", received_at)
+            await self._send_success(send, received_at)
+            return
+        notification = parsed.notification
+        incoming = Incoming(
+            dedup_key=parsed.dedup_key,
+            body=body,
+            headers=_decode_headers(headers),
+            source=client or "",
+            received_at=received_at,
+            notification_type=notification.notification_type,
+            entity=notification.entity or f"unknown:{parsed.dedup_key}",
+            event_time=notification.event_time,
+            state_changes=notification.state_changes(),
+        )
+        try:
+            await self.store.accept(incoming)
+        except StoreError as exc:
+            logger.error("store failed, answering 500 so Market retries: %s", exc)
+            await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
+            return
+        await self._send_success(send, received_at)
+
+    async def _quarantine(
+        self,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]],
+        client: str,
+        received_at: datetime,
+        problem: protocol_parse.MalformedNotification,
+        send: Send,
+    ) -> None:
+        notification_type = _declared_type(body)
+        incoming = Incoming(
+            dedup_key=wire.raw_dedup_key(body),
+            body=body,
+            headers=_decode_headers(headers),
+            source=client,
+            received_at=received_at,
+            notification_type=notification_type,
+            quarantine_reason=str(problem),
+        )
+        try:
+            await self.store.accept(incoming)
+        except StoreError as exc:
+            # Answering 400 would make Market drop it; 500 keeps the body coming back.
+            logger.error("store failed while quarantining, answering 500: %s", exc)
+            await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
+            return
+        await _send_error(send, 400, ErrorType.WRONG_EVENT_FORMAT, str(problem))
+
+    async def _read_body(self, headers: list[tuple[bytes, bytes]], receive: Receive) -> bytes:
+        limit = self.config.max_body
+        for name, value in headers:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise _RequestRejected(
+                        400, ErrorType.WRONG_EVENT_FORMAT, "Content-Length is not a number"
+                    ) from None
+                if declared > limit:
+                    raise _RequestRejected(413, ErrorType.UNKNOWN, _too_large(limit))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.config.body_timeout):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _RequestRejected(400, ErrorType.UNKNOWN, "client disconnected")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise _RequestRejected(413, ErrorType.UNKNOWN, _too_large(limit))
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            raise _RequestRejected(
+                408, ErrorType.UNKNOWN, f"body not received within {self.config.body_timeout:g}s"
+            ) from None
+        return b"".join(chunks)
+
+    async def _send_success(self, send: Send, received_at: datetime) -> None:
+        body = success_body(name=self.config.name, version=self.config.version, time=received_at)
+        await _send_raw(send, 200, body)
+
+
+def _too_large(limit: int) -> str:
+    return f"body larger than the {limit}-byte limit (--max-body)"
+
+
+def _declared_type(body: bytes) -> str | None:
+    """The ``notificationType`` a malformed body claims, if it says one, for the listing."""
+    try:
+        payload = wire.loads(body)
+    except wire.MalformedJson:
+        return None
+    kind = payload.get("notificationType") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _decode_headers(headers: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    return tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in headers)
+
+
+def _error(error_type: str, message: str) -> dict[str, Any]:
+    return {"error": {"type": error_type, "message": message}}
+
+
+async def _send_error(
+    send: Send, status: int, error_type: ErrorType, message: str, *, close: bool = False
+) -> None:
+    await _send_raw(send, status, error_body(error_type, message), close=close)
+
+
+async def _send_json(send: Send, status: int, document: dict[str, Any]) -> None:
+    await _send_raw(send, status, json.dumps(document).encode())
+
+
+async def _send_raw(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+    headers = [
+        (b"content-type", JSON_CONTENT_TYPE.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if close:  # the rest of an unread body would otherwise be parsed as the next request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,183 @@
+"""Serving an ASGI app with uvicorn, hardened the way the receiver needs.
+
+- Proxy headers are never applied by the server: the source check needs the raw TCP peer and
+  trusts ``X-Forwarded-For`` only through ``--trust-proxy`` (see ``sources``).
+- A client must finish its request headers within ``header_timeout`` of connecting (or of the
+  previous response), otherwise the connection is closed: uvicorn bounds idle keep-alive time but
+  not a slow trickle of header bytes, so a subclass of its protocol adds that deadline.
+- The listening socket is bound here, before the server starts, so ``--port 0`` works and the
+  real address can be printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+
+class _HeaderDeadlineProtocol(HttpToolsProtocol):
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_deadline: asyncio.TimerHandle | None = None
+        self._arm_header_deadline()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_header_deadline()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_deadline()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if getattr(self, "_header_deadline", None) is None:
+            self._header_deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm_header_deadline(self) -> None:
+        deadline = getattr(self, "_header_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_late(self) -> None:
+        self._header_deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def protocol_with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
+    """The HTTP protocol class to hand uvicorn, with its header deadline set."""
+    return type("HeaderDeadlineProtocol", (_HeaderDeadlineProtocol,), {"header_timeout": seconds})
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Where and how to listen."""
+
+    host: str
+    port: int
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
+
+def bind(listener: Listener) -> socket.socket:
+    """Bind and return the listening socket (raises ``OSError`` with the reason)."""
+    infos = socket.getaddrinfo(
+        listener.host, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(address)
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def bound_url(sock: socket.socket, listener: Listener) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{listener.scheme}://{shown}:{port}"
+
+
+def uvicorn_config(app: Any, listener: Listener, *, log_level: str = "warning") -> uvicorn.Config:
+    """A uvicorn config for ``app`` on ``listener``; TLS when a certificate is given."""
+    tls: dict[str, Any] = {}
+    if listener.tls_cert:
+        tls = {
+            "ssl_certfile": listener.tls_cert,
+            "ssl_keyfile": listener.tls_key,
+            "ssl_version": ssl.PROTOCOL_TLS_SERVER,
+        }
+    return uvicorn.Config(
+        app,
+        http=protocol_with_header_timeout(listener.header_timeout),
+        lifespan="on",
+        proxy_headers=False,
+        server_header=False,
+        date_header=True,
+        access_log=False,
+        log_level=log_level,
+        timeout_keep_alive=15,
+        timeout_graceful_shutdown=10,
+        **tls,
+    )
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``serve`` below.
+
+    uvicorn re-raises SIGTERM after its graceful shutdown, so the process would end "killed by
+    SIGTERM"; a clean stop should exit 0, and several servers should stop together.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    servers: list[tuple[uvicorn.Config, socket.socket]],
+    on_started: Callable[[], None] | None = None,
+) -> None:
+    """Run one or more uvicorn servers (e.g. public and admin listeners) until SIGTERM/SIGINT.
+
+    On a signal every server stops accepting, finishes the requests in flight and runs its
+    lifespan shutdown (which stops workers); a second SIGINT forces the exit.
+    """
+    instances = [_Server(config) for config, _ in servers]
+    loop = asyncio.get_running_loop()
+
+    def request_exit(sig: signal.Signals) -> None:
+        for server in instances:
+            if server.should_exit and sig == signal.SIGINT:
+                server.force_exit = True
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, request_exit, sig)
+    tasks = [
+        asyncio.create_task(server.serve(sockets=[sock]))
+        for server, (_, sock) in zip(instances, servers, strict=True)
+    ]
+    try:
+        if on_started is not None:
+            while not all(server.started for server in instances):
+                if any(task.done() for task in tasks):
+                    break
+                await asyncio.sleep(0.02)
+            if all(server.started for server in instances):
+                on_started()
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server in instances:
+            server.should_exit = True
+        await asyncio.gather(*tasks)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if not all(server.started for server in instances):
+        raise RuntimeError("the server failed to start (see the log above)")

@@ -1,0 +1,129 @@
+"""Who is calling: the client address behind trusted proxies, and whether it may post.
+
+Pure decisions, no I/O. Market signs nothing; the only protection its documentation gives is the
+source address, so this must not be spoofable: ``X-Forwarded-For`` is read only when the TCP peer
+is a proxy the operator named, and then from the right, skipping only hops that are themselves
+trusted proxies. Anything a client wrote to the left of that is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+
+from ymnotify.protocol.networks import MARKET_NETWORKS
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+
+def parse_address(text: str) -> IPAddress | None:
+    """An address from a peer or a forwarded hop; IPv4-mapped IPv6 becomes IPv4."""
+    candidate = text.strip()
+    if candidate.startswith("[") and "]" in candidate:  # "[::1]:443" in some proxies' hops
+        candidate = candidate[1 : candidate.index("]")]
+    elif candidate.count(":") == 1:  # "1.2.3.4:5678"
+        candidate = candidate.split(":", 1)[0]
+    try:
+        address = ip_address(candidate)
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _in_any(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
+    return any(address.version == net.version and address in net for net in networks)
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """Which sources may post notifications, and which peers' forwarded headers count."""
+
+    allowed: tuple[IPNetwork, ...] = MARKET_NETWORKS
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    allow_any: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        allow_networks: Sequence[str] = (),
+        market_ranges: bool = True,
+        trust_proxies: Sequence[str] = (),
+        allow_any: bool = False,
+    ) -> SourcePolicy:
+        """Build from flag values; raise ``ValueError`` naming a bad network."""
+        extra = tuple(_network(text, "--allow-network") for text in allow_networks)
+        base = MARKET_NETWORKS if market_ranges else ()
+        return cls(
+            allowed=tuple(base) + extra,
+            trusted_proxies=tuple(_network(text, "--trust-proxy") for text in trust_proxies),
+            allow_any=allow_any,
+        )
+
+    def client_address(self, peer: str | None, forwarded_for: Sequence[str]) -> str | None:
+        """The address that decides: the TCP peer, or the rightmost untrusted forwarded hop.
+
+        ``forwarded_for`` holds the ``X-Forwarded-For`` header values in the order received.
+        ``None`` means no usable address (a garbage hop, or no peer at all).
+        """
+        if peer is None:
+            return None
+        peer_address = parse_address(peer)
+        if peer_address is None:
+            return None
+        if not forwarded_for or not _in_any(peer_address, self.trusted_proxies):
+            return str(peer_address)
+        hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
+        if not hops:
+            return str(peer_address)
+        for hop in reversed(hops):
+            address = parse_address(hop)
+            if address is None:
+                return None  # a hop we cannot read: refuse rather than guess
+            if not _in_any(address, self.trusted_proxies):
+                return str(address)
+        return str(parse_address(hops[0]))  # every hop is a trusted proxy: the first one sent it
+
+    def allows(self, client: str | None) -> bool:
+        """Whether ``client`` (from ``client_address``) may post notifications."""
+        if self.allow_any:
+            return True
+        if client is None:
+            return False
+        address = parse_address(client)
+        return address is not None and _in_any(address, self.allowed)
+
+    def refusal_hint(self, client: str | None, peer: str | None) -> str:
+        """A message for the 403 body: what was seen and which flag would admit it."""
+        if client is None:
+            return (
+                f"source address could not be determined (peer {peer}); a forwarded hop is not"
+                " an IP address"
+            )
+        address = parse_address(client)
+        width = 32 if address is None or address.version == 4 else 128
+        seen = f"source {client} is not an allowed network"
+        if client != (str(parse_address(peer)) if peer else None):
+            seen += f" (as forwarded by trusted proxy {peer})"
+        return (
+            f"{seen}; Market sends from 5.45.207.0/25, 141.8.142.0/25 and 5.255.253.0/25. To"
+            f" accept it, start the receiver with --allow-network {client}/{width}; if a proxy"
+            " in front of the receiver forwards Market's address, name it with --trust-proxy"
+        )
+
+    @property
+    def admits_loopback(self) -> bool:
+        return self.allow_any or any(
+            _in_any(ip_address(a), self.allowed) for a in ("127.0.0.1", "::1")
+        )
+
+
+def _network(text: str, flag: str) -> IPNetwork:
+    try:
+        return ip_network(text.strip(), strict=False)
+    except ValueError as exc:
+        raise ValueError(f"{flag} {text!r} is not an IP network (e.g. 10.0.0.0/8)") from exc

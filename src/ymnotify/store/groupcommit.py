@@ -1,0 +1,152 @@
+"""Group commit for SQLite: one writer thread, many waiting requests, one fsync per batch.
+
+SQLite allows one writer at a time, and a durable commit costs an fsync. Committing each accept
+alone would cap throughput at the disk's fsync rate; instead every operation queued while the
+previous batch was committing is run in the next transaction, each inside its own savepoint so
+one failing operation cannot spoil the others, and all of them learn their result only after
+the single ``COMMIT`` returned. Nobody is told "stored" before the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ymnotify.errors import StoreUnavailable
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], T]
+
+
+@dataclass(slots=True)
+class _Request(Generic[T]):
+    operation: Operation[T]
+    future: asyncio.Future[T] | None  # None: nobody waits (fire and forget)
+    loop: asyncio.AbstractEventLoop | None
+
+
+_STOP = object()
+
+
+class GroupCommitWriter:
+    """Runs write operations on one connection in batched, durable transactions."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 512):
+        self._connect = connect
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._run, name="ymnotify-sqlite-writer", daemon=True
+        )
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+        if self._startup_error is not None:
+            raise StoreUnavailable(f"cannot open the SQLite writer: {self._startup_error}") from (
+                self._startup_error
+            )
+
+    def stop(self) -> None:
+        """Finish everything queued, then close the connection."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
+        """Queue ``operation``; the future resolves after the batch holding it is committed."""
+        if not self._thread.is_alive():
+            raise StoreUnavailable("the SQLite writer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Request(operation, future, loop))
+        return future
+
+    def submit_nowait(self, operation: Operation[Any]) -> None:
+        """Queue ``operation`` without waiting for it; a failure is only lost, never raised."""
+        if self._thread.is_alive():
+            self._queue.put(_Request(operation, None, None))
+
+    def _run(self) -> None:
+        try:
+            connection = self._connect()
+        except BaseException as exc:  # reported to start(); the thread ends
+            self._startup_error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch: list[_Request[Any]] = [first]
+                stop_after = False
+                while len(batch) < self._max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop_after = True
+                        break
+                    batch.append(item)
+                self._commit_batch(connection, batch)
+                if stop_after:
+                    return
+        finally:
+            connection.close()
+
+    def _commit_batch(self, connection: sqlite3.Connection, batch: list[_Request[Any]]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for request in batch:
+                connection.execute("SAVEPOINT op")
+                try:
+                    result = request.operation(connection)
+                except Exception as exc:
+                    connection.execute("ROLLBACK TO op")
+                    outcomes.append((False, _translate(exc)))
+                else:
+                    outcomes.append((True, result))
+                connection.execute("RELEASE op")
+            connection.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            outcomes = [(False, _translate(exc))] * len(batch)
+        for request, (ok, value) in zip(batch, outcomes, strict=True):
+            if request.future is not None and request.loop is not None:
+                # A closed loop raises RuntimeError: its waiter is gone, nobody is left to tell.
+                with contextlib.suppress(RuntimeError):
+                    request.loop.call_soon_threadsafe(_settle, request.future, ok, value)
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, sqlite3.Error):
+        failure = StoreUnavailable(f"SQLite write failed: {exc}")
+        failure.__cause__ = exc
+        return failure
+    return exc
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the waiter was cancelled (client gone); the write stands regardless
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

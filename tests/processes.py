@@ -1,0 +1,103 @@
+"""Running the real ``ymnotify`` CLI as a subprocess, for acceptance tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_LISTENING = re.compile(r"listening on (\S+)")
+YMNOTIFY = [sys.executable, "-m", "ymnotify"]
+
+
+class RunningServer:
+    """A ``ymnotify`` server subprocess; ``url`` is where it listens."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.output.append(line)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        """Signal the server, wait for it to exit and return its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
+        return code
+
+    def kill(self) -> None:
+        """kill -9: no cleanup of any kind runs."""
+        self.stop(signal.SIGKILL)
+
+
+def start_server(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> RunningServer:
+    """Start ``ymnotify ARGS`` (which must print "listening on URL") and wait until it does."""
+    process = subprocess.Popen(
+        [*YMNOTIFY, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        seen.append(line)
+        match = _LISTENING.search(line)
+        if match:
+            server = RunningServer(process, match.group(1))
+            server.output.extend(seen)
+            return server
+    process.kill()
+    process.wait()
+    raise AssertionError("server did not start:\n" + "".join(seen))
+
+
+def run_cli(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ymnotify ARGS`` to completion and return its result (not checked)."""
+    return subprocess.run(
+        [*YMNOTIFY, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
