@@ -1,18 +1,28 @@
 """The storage contract of the receiver, and the records it deals in.
 
 A store keeps every notification the receiver accepted (raw body, headers, source, times), the
-malformed ones in quarantine, the latest known state of each entity and the last PING. Backends
+malformed ones in quarantine, the latest known state of each entity, the last PING, and the jobs
+that run the seller's handlers on each notification (see "Jobs" below). Backends
 (``sqlite``, ``memory``, later ``postgres``) differ only in how; the contract suite in
 ``tests/store`` holds each of them to the same behaviour.
 
 The one promise everything rests on: when ``accept`` returns, the notification is durable.
+
+Jobs. A worker *plans* each pending notification once, in id order: one job per matching handler
+(``plan_jobs``), or none (the notification becomes ``unhandled``). A job's *lane* is (handler,
+entity): ``claim_jobs`` hands out a job only when no earlier job of its lane is unfinished, no
+later one is running, and no earlier notification of its entity is still unplanned, so the jobs
+of one lane run one at a time in notification-id order across every worker and process. A claim
+is a lease: the worker renews it while the handler runs; an expired lease makes the job
+claimable again (its attempt recorded as lost). A job waiting for a retry keeps its lane; a dead
+job releases it. The notification's status is derived from its jobs (``derive_status``).
 """
 
 from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +39,49 @@ class NotificationStatus(enum.StrEnum):
     DEAD = "dead"  # some handler's job exhausted its attempts
     QUARANTINED = "quarantined"  # malformed: kept for a fix and a replay, never handled
     UNHANDLED = "unhandled"  # no handler matched
+
+
+class JobStatus(enum.StrEnum):
+    """Where one handler's job for one notification stands."""
+
+    QUEUED = "queued"  # waits for its run time (a retry has an error and a later run time)
+    RUNNING = "running"  # leased by a worker
+    DONE = "done"  # the handler returned
+    UNHANDLED = "unhandled"  # the handler (or a middleware) declined it with UNHANDLED
+    DEAD = "dead"  # failed on its last attempt; kept with its error until replayed
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.UNHANDLED, JobStatus.DEAD)
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt of a job ended."""
+
+    DONE = "done"
+    UNHANDLED = "unhandled"
+    FAILED = "failed"  # raised or timed out
+    LOST = "lost"  # its worker stopped renewing the lease (killed, frozen, cut off)
+    RELEASED = "released"  # its worker shut down and gave the job back; not counted
+
+
+def derive_status(jobs: Iterable[tuple[JobStatus, bool]]) -> NotificationStatus:
+    """A planned notification's status from its jobs' ``(status, last attempt failed)``.
+
+    Dead wins (someone must look), then a pending retry, then work still to do; a notification
+    whose every job declined (or that has no job) is unhandled.
+    """
+    statuses = [(status, failed) for status, failed in jobs]
+    if any(status is JobStatus.DEAD for status, _ in statuses):
+        return NotificationStatus.DEAD
+    unfinished = [failed for status, failed in statuses if not status.finished]
+    if any(unfinished):
+        return NotificationStatus.RETRYING
+    if unfinished:
+        return NotificationStatus.PENDING
+    if any(status is JobStatus.DONE for status, _ in statuses):
+        return NotificationStatus.DONE
+    return NotificationStatus.UNHANDLED
 
 
 def utc_text(moment: datetime) -> str:
@@ -137,8 +190,100 @@ class NotificationFilter:
     ids: tuple[int, ...] = field(default=())
 
 
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What parsing a body tells the store: type, entity (lane), event time, state reported."""
+
+    notification_type: str
+    entity: str
+    event_time: datetime | None
+    state_changes: tuple[StateChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobPlan:
+    """The jobs of one notification: one per matching handler name (none: unhandled).
+
+    ``problem`` set means the stored body no longer parses; the notification is quarantined
+    with that reason instead.
+    """
+
+    notification_id: int
+    handlers: tuple[str, ...] = ()
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job leased to a worker, with the notification it is for."""
+
+    id: int
+    handler: str
+    attempt: int  # 1 for the first run; counts lost attempts, not released ones
+    lease_until: datetime
+    notification: StoredNotification
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """A failed attempt: what went wrong, and when to try again (``None``: dead-letter it)."""
+
+    error: str
+    traceback: str
+    retry_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt of a job, as the store keeps it for ``inbox show``."""
+
+    attempt: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: AttemptOutcome | None  # None: running now
+    error: str | None
+    traceback: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One handler's job for one notification, with its attempts."""
+
+    id: int
+    notification_id: int
+    handler: str
+    entity: str
+    status: JobStatus
+    attempts: int
+    run_at: datetime
+    locked_by: str | None
+    locked_until: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    traceback: str | None
+    history: tuple[AttemptRecord, ...]
+
+
 class Store(abc.ABC):
     """The storage contract. All methods are coroutines; ``open`` must be awaited first."""
+
+    def __init__(self) -> None:
+        self._work_listeners: list[Callable[[], None]] = []
+
+    def subscribe_work(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` whenever this process adds work (an accept, a replay, a finished
+        job that may unblock its lane); returns the function that unsubscribes it.
+
+        Work added by other processes is found by polling (SQLite) or by a notification channel
+        in backends that have one.
+        """
+        self._work_listeners.append(listener)
+        return lambda: self._work_listeners.remove(listener)
+
+    def _work_arrived(self) -> None:
+        for listener in list(self._work_listeners):
+            listener()
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -179,6 +324,83 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def stats(self) -> InboxStats:
         """Totals by status and type, duplicates, stale count, the last PING."""
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def unplanned(self, limit: int) -> list[StoredNotification]:
+        """Pending notifications that have no jobs planned yet, oldest first."""
+
+    @abc.abstractmethod
+    async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
+        """Create the jobs of each notification (idempotent: a notification already planned is
+        left alone, so two workers planning at once create each job once). Re-planning after
+        ``replan`` re-queues the matching jobs that had finished and adds missing ones."""
+
+    @abc.abstractmethod
+    async def claim_jobs(
+        self,
+        worker: str,
+        handlers: Collection[str],
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[ClaimedJob]:
+        """Lease up to ``limit`` due jobs of ``handlers`` to ``worker``, respecting lanes.
+
+        Due: queued with ``run_at <= now``, or running under an expired lease (that attempt is
+        recorded as lost and counts). Oldest notifications first.
+        """
+
+    @abc.abstractmethod
+    async def complete_job(
+        self, job_id: int, worker: str, now: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        """Record success (``DONE``) or a decline (``UNHANDLED``). ``False``: ``worker`` no longer
+        holds the job (its lease expired and another worker took it); nothing is changed."""
+
+    @abc.abstractmethod
+    async def fail_job(self, job_id: int, worker: str, now: datetime, failure: JobFailure) -> bool:
+        """Record a failed attempt: queue the job for ``failure.retry_at`` or dead-letter it.
+        ``False`` as for ``complete_job``."""
+
+    @abc.abstractmethod
+    async def renew_leases(
+        self, worker: str, job_ids: Collection[int], until: datetime
+    ) -> set[int]:
+        """Extend ``worker``'s leases; returns the ids it still holds (the others were lost)."""
+
+    @abc.abstractmethod
+    async def release_leases(
+        self, worker: str, now: datetime, job_ids: Collection[int] | None = None
+    ) -> int:
+        """Give jobs back (all of ``worker``'s, or ``job_ids``): queued again for ``now``, the
+        interrupted attempt not counted. Returns how many were released."""
+
+    @abc.abstractmethod
+    async def jobs_for(self, notification_id: int) -> list[JobRecord]:
+        """A notification's jobs with their attempt history, in planning order."""
+
+    @abc.abstractmethod
+    async def requeue_dead(self, notification_id: int, now: datetime) -> int:
+        """Queue the notification's dead jobs again with fresh attempts (the handlers that
+        succeeded are not re-run). Returns how many were re-queued."""
+
+    @abc.abstractmethod
+    async def replan(self, notification_id: int) -> bool:
+        """Make a finished (done, dead or unhandled) notification pending and unplanned, so
+        workers match it against their current router and run every matching handler again.
+        ``False`` when it is not finished (in progress or quarantined)."""
+
+    @abc.abstractmethod
+    async def requalify(self, notification_id: int, classification: Classification) -> Accepted:
+        """A quarantined body that now parses becomes a pending notification: its state is
+        applied and staleness decided as at accept. Raises ``NotFound`` if it is not
+        quarantined."""
+
+    @abc.abstractmethod
+    async def requarantine(self, notification_id: int, reason: str) -> None:
+        """A quarantined body still does not parse: keep it, with the current reason."""
 
     async def __aenter__(self) -> Store:
         await self.open()

@@ -8,33 +8,101 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from dataclasses import replace
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ymnotify.errors import StoreUnavailable
+from ymnotify.errors import NotFound, StoreUnavailable
+from ymnotify.protocol.models import StateChange
 from ymnotify.store.base import (
     Accepted,
+    AttemptOutcome,
+    AttemptRecord,
+    ClaimedJob,
+    Classification,
     EntityState,
     InboxStats,
     Incoming,
+    JobFailure,
+    JobPlan,
+    JobRecord,
+    JobStatus,
     NotificationFilter,
     NotificationStatus,
     PingRecord,
     Store,
     StoredNotification,
+    derive_status,
 )
+
+_FINISHED_NOTIFICATION = (
+    NotificationStatus.DONE,
+    NotificationStatus.DEAD,
+    NotificationStatus.UNHANDLED,
+)
+
+
+@dataclass(slots=True)
+class _Job:
+    """A job as the memory store keeps it (mutable; copied out as ``JobRecord``)."""
+
+    id: int
+    notification_id: int
+    handler: str
+    entity: str
+    status: JobStatus
+    run_at: datetime
+    attempts: int = 0
+    locked_by: str | None = None
+    locked_until: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    traceback: str | None = None
+    history: list[AttemptRecord] = field(default_factory=list)
+
+    def record(self) -> JobRecord:
+        return JobRecord(
+            id=self.id,
+            notification_id=self.notification_id,
+            handler=self.handler,
+            entity=self.entity,
+            status=self.status,
+            attempts=self.attempts,
+            run_at=self.run_at,
+            locked_by=self.locked_by,
+            locked_until=self.locked_until,
+            finished_at=self.finished_at,
+            error=self.error,
+            traceback=self.traceback,
+            history=tuple(self.history),
+        )
+
+    def end_attempt(
+        self,
+        now: datetime,
+        outcome: AttemptOutcome,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        if self.history and self.history[-1].outcome is None:
+            self.history[-1] = replace(
+                self.history[-1], finished_at=now, outcome=outcome, error=error, traceback=traceback
+            )
 
 
 class MemoryStore(Store):
     """A store in this process's memory."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._open = False
         self._lock = asyncio.Lock()
         self._rows: dict[int, StoredNotification] = {}
         self._by_key: dict[str, int] = {}
         self._state: dict[tuple[str, str], EntityState] = {}
         self._ping: PingRecord | None = None
+        self._planned: set[int] = set()
+        self._jobs: dict[int, _Job] = {}
 
     async def open(self) -> None:
         self._open = True
@@ -57,7 +125,7 @@ class MemoryStore(Store):
                 )
                 return Accepted(existing_id, duplicate=True, stale=row.stale)
             notification_id = len(self._rows) + 1
-            stale = self._apply_state(incoming, notification_id)
+            stale = self._apply_state(incoming.entity, incoming.state_changes, notification_id)
             self._rows[notification_id] = StoredNotification(
                 id=notification_id,
                 dedup_key=incoming.dedup_key,
@@ -77,20 +145,23 @@ class MemoryStore(Store):
                 error=incoming.quarantine_reason,
             )
             self._by_key[incoming.dedup_key] = notification_id
-            return Accepted(notification_id, duplicate=False, stale=stale)
+        self._work_arrived()
+        return Accepted(notification_id, duplicate=False, stale=stale)
 
-    def _apply_state(self, incoming: Incoming, notification_id: int) -> bool:
+    def _apply_state(
+        self, entity: str | None, state_changes: Sequence[StateChange], notification_id: int
+    ) -> bool:
         stale = False
-        if incoming.entity is None:
+        if entity is None:
             return stale
-        for change in incoming.state_changes:
-            key = (incoming.entity, change.slot)
+        for change in state_changes:
+            key = (entity, change.slot)
             known = self._state.get(key)
             if known is not None and known.event_time > change.at:
                 stale = True
                 continue
             self._state[key] = EntityState(
-                incoming.entity,
+                entity,
                 change.slot,
                 copy.deepcopy(change.value),
                 change.at,
@@ -137,6 +208,290 @@ class MemoryStore(Store):
             last_ping=self._ping,
             last_received_at=max((row.last_received_at for row in rows), default=None),
         )
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    async def unplanned(self, limit: int) -> list[StoredNotification]:
+        await self.check()
+        rows = sorted(
+            (row for row in self._rows.values() if self._is_unplanned(row)), key=lambda r: r.id
+        )
+        return rows[:limit]
+
+    def _is_unplanned(self, row: StoredNotification) -> bool:
+        return row.status is NotificationStatus.PENDING and row.id not in self._planned
+
+    async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
+        await self.check()
+        async with self._lock:
+            for plan in plans:
+                row = self._rows.get(plan.notification_id)
+                if row is None or not self._is_unplanned(row):
+                    continue
+                self._planned.add(row.id)
+                if plan.problem is not None:
+                    self._rows[row.id] = replace(
+                        row, status=NotificationStatus.QUARANTINED, error=plan.problem
+                    )
+                    continue
+                assert row.entity is not None  # every accepted notification has one
+                for handler in plan.handlers:
+                    self._plan_job(row.id, row.entity, handler, now)
+                self._refresh_status(row.id)
+        self._work_arrived()
+
+    def _plan_job(self, notification_id: int, entity: str, handler: str, now: datetime) -> None:
+        existing = next(
+            (
+                job
+                for job in self._jobs.values()
+                if job.notification_id == notification_id and job.handler == handler
+            ),
+            None,
+        )
+        if existing is None:
+            job_id = len(self._jobs) + 1
+            self._jobs[job_id] = _Job(
+                job_id, notification_id, handler, entity, JobStatus.QUEUED, now
+            )
+        elif existing.status.finished:
+            existing.status = JobStatus.QUEUED
+            existing.attempts = 0
+            existing.run_at = now
+            existing.finished_at = existing.error = existing.traceback = None
+
+    def _refresh_status(self, notification_id: int) -> None:
+        if notification_id not in self._planned:
+            return
+        jobs = [
+            (job.status, job.error is not None)
+            for job in self._jobs.values()
+            if job.notification_id == notification_id
+        ]
+        row = self._rows[notification_id]
+        self._rows[notification_id] = replace(row, status=derive_status(jobs))
+
+    async def claim_jobs(
+        self,
+        worker: str,
+        handlers: Collection[str],
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[ClaimedJob]:
+        await self.check()
+        async with self._lock:
+            lanes: dict[tuple[str, str], list[_Job]] = {}
+            for job in self._jobs.values():
+                lanes.setdefault((job.handler, job.entity), []).append(job)
+            first_unplanned: dict[str, int] = {}
+            for row in self._rows.values():
+                if row.entity is not None and self._is_unplanned(row):
+                    first_unplanned[row.entity] = min(
+                        row.id, first_unplanned.get(row.entity, row.id)
+                    )
+            candidates = [
+                job
+                for job in sorted(self._jobs.values(), key=lambda j: (j.notification_id, j.id))
+                if job.handler in handlers
+                and _claimable(job, lanes[(job.handler, job.entity)], now)
+                and job.notification_id <= first_unplanned.get(job.entity, job.notification_id)
+            ][: max(limit, 0)]
+            claimed = []
+            for job in candidates:
+                if job.status is JobStatus.RUNNING:  # lease expired: that attempt was lost
+                    job.end_attempt(
+                        now,
+                        AttemptOutcome.LOST,
+                        f"lease expired: worker {job.locked_by} stopped renewing it"
+                        " (killed or cut off)",
+                    )
+                    job.error = (
+                        f"attempt {job.attempts} lost: its worker stopped renewing the lease"
+                    )
+                job.status = JobStatus.RUNNING
+                job.attempts += 1
+                job.locked_by = worker
+                job.locked_until = lease_until
+                job.history.append(AttemptRecord(job.attempts, worker, now, None, None, None, None))
+                self._refresh_status(job.notification_id)
+                notification = self._rows[job.notification_id]
+                claimed.append(
+                    ClaimedJob(job.id, job.handler, job.attempts, lease_until, notification)
+                )
+            return claimed
+
+    def _held(self, job_id: int, worker: str) -> _Job | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status is not JobStatus.RUNNING or job.locked_by != worker:
+            return None
+        return job
+
+    async def complete_job(
+        self, job_id: int, worker: str, now: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        await self.check()
+        async with self._lock:
+            job = self._held(job_id, worker)
+            if job is None:
+                return False
+            job.status = (
+                JobStatus.UNHANDLED if outcome is AttemptOutcome.UNHANDLED else JobStatus.DONE
+            )
+            job.locked_by = job.locked_until = None
+            job.finished_at = now
+            job.error = job.traceback = None
+            job.end_attempt(now, outcome)
+            self._refresh_status(job.notification_id)
+        self._work_arrived()
+        return True
+
+    async def fail_job(self, job_id: int, worker: str, now: datetime, failure: JobFailure) -> bool:
+        await self.check()
+        async with self._lock:
+            job = self._held(job_id, worker)
+            if job is None:
+                return False
+            dead = failure.retry_at is None
+            job.status = JobStatus.DEAD if dead else JobStatus.QUEUED
+            job.locked_by = job.locked_until = None
+            if failure.retry_at is not None:
+                job.run_at = failure.retry_at
+            job.finished_at = now if dead else None
+            job.error = failure.error
+            job.traceback = failure.traceback
+            job.end_attempt(now, AttemptOutcome.FAILED, failure.error, failure.traceback)
+            self._refresh_status(job.notification_id)
+        if dead:
+            self._work_arrived()
+        return True
+
+    async def renew_leases(
+        self, worker: str, job_ids: Collection[int], until: datetime
+    ) -> set[int]:
+        await self.check()
+        async with self._lock:
+            held = set()
+            for job_id in job_ids:
+                job = self._held(job_id, worker)
+                if job is not None:
+                    job.locked_until = until
+                    held.add(job_id)
+            return held
+
+    async def release_leases(
+        self, worker: str, now: datetime, job_ids: Collection[int] | None = None
+    ) -> int:
+        await self.check()
+        async with self._lock:
+            chosen = list(self._jobs) if job_ids is None else list(job_ids)
+            released = 0
+            for job_id in chosen:
+                job = self._held(job_id, worker)
+                if job is None:
+                    continue
+                job.status = JobStatus.QUEUED
+                job.attempts -= 1
+                job.locked_by = job.locked_until = None
+                job.run_at = now
+                job.end_attempt(now, AttemptOutcome.RELEASED, "released at shutdown; not counted")
+                self._refresh_status(job.notification_id)
+                released += 1
+        if released:
+            self._work_arrived()
+        return released
+
+    async def jobs_for(self, notification_id: int) -> list[JobRecord]:
+        await self.check()
+        return [
+            job.record()
+            for job in sorted(self._jobs.values(), key=lambda j: j.id)
+            if job.notification_id == notification_id
+        ]
+
+    async def requeue_dead(self, notification_id: int, now: datetime) -> int:
+        await self.check()
+        async with self._lock:
+            count = 0
+            for job in self._jobs.values():
+                if job.notification_id == notification_id and job.status is JobStatus.DEAD:
+                    job.status = JobStatus.QUEUED
+                    job.attempts = 0
+                    job.run_at = now
+                    job.finished_at = job.error = job.traceback = None
+                    count += 1
+            if count:
+                self._refresh_status(notification_id)
+        if count:
+            self._work_arrived()
+        return count
+
+    async def replan(self, notification_id: int) -> bool:
+        await self.check()
+        async with self._lock:
+            row = self._rows.get(notification_id)
+            if row is None or row.status not in _FINISHED_NOTIFICATION:
+                return False
+            self._planned.discard(notification_id)
+            self._rows[notification_id] = replace(row, status=NotificationStatus.PENDING)
+        self._work_arrived()
+        return True
+
+    async def requalify(self, notification_id: int, classification: Classification) -> Accepted:
+        await self.check()
+        async with self._lock:
+            row = self._quarantined(notification_id)
+            stale = self._apply_state(
+                classification.entity, classification.state_changes, notification_id
+            )
+            self._planned.discard(notification_id)
+            self._rows[notification_id] = replace(
+                row,
+                notification_type=classification.notification_type,
+                entity=classification.entity,
+                event_time=classification.event_time,
+                status=NotificationStatus.PENDING,
+                stale=row.stale or stale,
+                error=None,
+            )
+        self._work_arrived()
+        return Accepted(notification_id, duplicate=False, stale=stale)
+
+    async def requarantine(self, notification_id: int, reason: str) -> None:
+        await self.check()
+        async with self._lock:
+            row = self._quarantined(notification_id)
+            self._rows[notification_id] = replace(row, error=reason)
+
+    def _quarantined(self, notification_id: int) -> StoredNotification:
+        row = self._rows.get(notification_id)
+        if row is None or row.status is not NotificationStatus.QUARANTINED:
+            raise NotFound(f"notification {notification_id} is not quarantined")
+        return row
+
+
+def _claimable(job: _Job, lane: list[_Job], now: datetime) -> bool:
+    """Due, and nothing earlier in its lane unfinished, and nothing in its lane running."""
+    due = (job.status is JobStatus.QUEUED and job.run_at <= now) or (
+        job.status is JobStatus.RUNNING and job.locked_until is not None and job.locked_until <= now
+    )
+    if not due:
+        return False
+    for other in lane:
+        if other.id == job.id:
+            continue
+        earlier_unfinished = other.notification_id < job.notification_id and other.status in (
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+        )
+        running_now = (
+            other.status is JobStatus.RUNNING
+            and other.locked_until is not None
+            and other.locked_until > now
+        )
+        if earlier_unfinished or running_now:
+            return False
+    return True
 
 
 def _matches(row: StoredNotification, query: NotificationFilter) -> bool:

@@ -12,23 +12,33 @@ import asyncio
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ymnotify.errors import SchemaMismatch, StoreUnavailable
+from ymnotify.errors import NotFound, SchemaMismatch, StoreUnavailable
+from ymnotify.protocol.models import StateChange
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
+    AttemptOutcome,
+    AttemptRecord,
+    ClaimedJob,
+    Classification,
     EntityState,
     InboxStats,
     Incoming,
+    JobFailure,
+    JobPlan,
+    JobRecord,
+    JobStatus,
     NotificationFilter,
     NotificationStatus,
     PingRecord,
     Store,
     StoredNotification,
+    derive_status,
     parse_utc_text,
     utc_text,
 )
@@ -49,6 +59,7 @@ class SqliteStore(Store):
         synchronous: SynchronousMode = "full",
         busy_timeout: float = 5.0,
     ) -> None:
+        super().__init__()
         self.path = Path(path)
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
@@ -107,13 +118,18 @@ class SqliteStore(Store):
     # -- writes --------------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
-        return await self._require_writer().submit(lambda c: _accept(c, incoming))
+        accepted = await self._require_writer().submit(lambda c: _accept(c, incoming))
+        self._work_arrived()
+        return accepted
 
     def record_ping(self, source: str, received_at: datetime) -> None:
         if self._writer is None:
             return
         params = {"source": source, "received_at": utc_text(received_at)}
         self._writer.submit_nowait(lambda c: c.execute(SQL["record_ping"], params))
+
+    async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._require_writer().submit(operation)
 
     def _require_writer(self) -> GroupCommitWriter:
         if self._writer is None:
@@ -182,6 +198,139 @@ class SqliteStore(Store):
 
         return await self._read(gather)
 
+    # -- jobs ----------------------------------------------------------------------------------
+
+    async def unplanned(self, limit: int) -> list[StoredNotification]:
+        rows = await self._read(lambda c: c.execute(SQL["unplanned"], {"limit": limit}).fetchall())
+        return [_notification_from_row(row) for row in rows]
+
+    async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
+        if plans:
+            await self._write(lambda c: _plan_jobs(c, plans, utc_text(now)))
+            self._work_arrived()
+
+    async def claim_jobs(
+        self,
+        worker: str,
+        handlers: Collection[str],
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[ClaimedJob]:
+        if limit < 1 or not handlers:
+            return []
+        params = {
+            "worker": worker,
+            "handlers": json.dumps(sorted(handlers)),
+            "limit": limit,
+            "now": utc_text(now),
+            "until": utc_text(lease_until),
+        }
+        return await self._write(lambda c: _claim_jobs(c, params, lease_until))
+
+    async def complete_job(
+        self, job_id: int, worker: str, now: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        status = JobStatus.UNHANDLED if outcome is AttemptOutcome.UNHANDLED else JobStatus.DONE
+        params = {"id": job_id, "worker": worker, "now": utc_text(now), "status": status.value}
+        done = await self._write(lambda c: _finish_job(c, params, outcome))
+        if done:
+            self._work_arrived()
+        return done
+
+    async def fail_job(self, job_id: int, worker: str, now: datetime, failure: JobFailure) -> bool:
+        dead = failure.retry_at is None
+        params = {
+            "id": job_id,
+            "worker": worker,
+            "now": utc_text(now),
+            "status": (JobStatus.DEAD if dead else JobStatus.QUEUED).value,
+            "retry_at": None if failure.retry_at is None else utc_text(failure.retry_at),
+            "finished_at": utc_text(now) if dead else None,
+            "error": failure.error,
+            "traceback": failure.traceback,
+        }
+        failed = await self._write(lambda c: _fail_job(c, params))
+        if failed and dead:
+            self._work_arrived()  # a dead job releases its lane
+        return failed
+
+    async def renew_leases(
+        self, worker: str, job_ids: Collection[int], until: datetime
+    ) -> set[int]:
+        if not job_ids:
+            return set()
+        ids = list(job_ids)
+        params = {"worker": worker, "until": utc_text(until)}
+
+        def renew(c: sqlite3.Connection) -> set[int]:
+            held = set()
+            for job_id in ids:
+                if c.execute(SQL["renew_lease"], {**params, "id": job_id}).fetchone():
+                    held.add(job_id)
+            return held
+
+        return await self._write(renew)
+
+    async def release_leases(
+        self, worker: str, now: datetime, job_ids: Collection[int] | None = None
+    ) -> int:
+        chosen = None if job_ids is None else list(job_ids)
+        released = await self._write(lambda c: _release(c, worker, utc_text(now), chosen))
+        if released:
+            self._work_arrived()
+        return released
+
+    async def jobs_for(self, notification_id: int) -> list[JobRecord]:
+        def gather(c: sqlite3.Connection) -> tuple[list[sqlite3.Row], list[sqlite3.Row]]:
+            key = {"id": notification_id}
+            return (
+                c.execute(SQL["jobs_for"], key).fetchall(),
+                c.execute(SQL["attempts_for"], key).fetchall(),
+            )
+
+        jobs, attempts = await self._read(gather)
+        history: dict[int, list[AttemptRecord]] = {}
+        for row in attempts:
+            history.setdefault(row["job_id"], []).append(_attempt_from_row(row))
+        return [_job_from_row(row, history.get(row["id"], [])) for row in jobs]
+
+    async def requeue_dead(self, notification_id: int, now: datetime) -> int:
+        def requeue(c: sqlite3.Connection) -> int:
+            count = c.execute(
+                SQL["requeue_dead"], {"id": notification_id, "now": utc_text(now)}
+            ).rowcount
+            if count:
+                _refresh_status(c, notification_id)
+            return count
+
+        count = await self._write(requeue)
+        if count:
+            self._work_arrived()
+        return count
+
+    async def replan(self, notification_id: int) -> bool:
+        changed = await self._write(
+            lambda c: c.execute(SQL["replan"], {"id": notification_id}).rowcount > 0
+        )
+        if changed:
+            self._work_arrived()
+        return changed
+
+    async def requalify(self, notification_id: int, classification: Classification) -> Accepted:
+        accepted = await self._write(lambda c: _requalify(c, notification_id, classification))
+        self._work_arrived()
+        return accepted
+
+    async def requarantine(self, notification_id: int, reason: str) -> None:
+        def update(c: sqlite3.Connection) -> None:
+            if not c.execute(
+                SQL["requarantine"], {"id": notification_id, "reason": reason}
+            ).rowcount:
+                raise NotFound(f"notification {notification_id} is not quarantined")
+
+        await self._write(update)
+
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
 
@@ -211,18 +360,23 @@ def _accept(connection: sqlite3.Connection, incoming: Incoming) -> Accepted:
             ).fetchone()[0]
         )
         return Accepted(notification_id, duplicate=True, stale=stale)
-    stale = _apply_state(connection, incoming, notification_id)
+    stale = _apply_state(connection, incoming.entity, incoming.state_changes, notification_id)
     return Accepted(notification_id, duplicate=False, stale=stale)
 
 
-def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notification_id: int) -> bool:
+def _apply_state(
+    connection: sqlite3.Connection,
+    entity: str | None,
+    state_changes: Sequence[StateChange],
+    notification_id: int,
+) -> bool:
     """Record the state a new notification reports; return whether any of it is stale."""
     stale = False
-    if incoming.entity is None:
+    if entity is None:
         return stale
-    for change in incoming.state_changes:
+    for change in state_changes:
         at = utc_text(change.at)
-        key = {"entity": incoming.entity, "slot": change.slot}
+        key = {"entity": entity, "slot": change.slot}
         known = connection.execute(SQL["get_entity_state_slot"], key).fetchone()
         if known is not None and known["event_time"] > at:
             stale = True  # Market: the later event time wins; this one lost
@@ -239,6 +393,204 @@ def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notificatio
     if stale:
         connection.execute(SQL["mark_stale"], {"id": notification_id})
     return stale
+
+
+def _plan_jobs(connection: sqlite3.Connection, plans: Sequence[JobPlan], now: str) -> None:
+    for plan in plans:
+        if plan.problem is not None:
+            connection.execute(
+                SQL["quarantine_unparseable"], {"id": plan.notification_id, "reason": plan.problem}
+            )
+            continue
+        row = connection.execute(SQL["mark_planned"], {"id": plan.notification_id}).fetchone()
+        if row is None:
+            continue  # planned already (by another worker), or no longer pending
+        for handler in plan.handlers:
+            connection.execute(
+                SQL["plan_job"],
+                {
+                    "notification_id": plan.notification_id,
+                    "handler": handler,
+                    "entity": row["entity"],
+                    "now": now,
+                },
+            )
+        _refresh_status(connection, plan.notification_id)
+
+
+def _refresh_status(connection: sqlite3.Connection, notification_id: int) -> None:
+    rows = connection.execute(
+        SQL["job_statuses_of_notification"], {"id": notification_id}
+    ).fetchall()
+    if not rows or not rows[0]["planned"]:
+        return  # not planned (yet, or again): it stays pending
+    jobs = [(JobStatus(r["status"]), bool(r["failed"])) for r in rows if r["status"] is not None]
+    status = derive_status(jobs)
+    connection.execute(
+        SQL["set_notification_status"], {"id": notification_id, "status": status.value}
+    )
+
+
+def _claim_jobs(
+    connection: sqlite3.Connection, params: dict[str, Any], lease_until: datetime
+) -> list[ClaimedJob]:
+    candidates = connection.execute(SQL["claimable_jobs"], params).fetchall()
+    claimed = []
+    for candidate in candidates:
+        job_key = {"job_id": candidate["id"], "now": params["now"]}
+        lost_error = None
+        if candidate["status"] == JobStatus.RUNNING:
+            connection.execute(SQL["lose_attempt"], {**job_key, "worker": candidate["locked_by"]})
+            lost_error = (
+                f"attempt {candidate['attempts']} lost: its worker stopped renewing the lease"
+            )
+        leased = connection.execute(
+            SQL["lease_job"],
+            {
+                "id": candidate["id"],
+                "worker": params["worker"],
+                "until": params["until"],
+                "lost_error": lost_error,
+            },
+        ).fetchone()
+        connection.execute(
+            SQL["start_attempt"],
+            {**job_key, "attempt": leased["attempts"], "worker": params["worker"]},
+        )
+        _refresh_status(connection, leased["notification_id"])
+        notification = connection.execute(
+            SQL["get_notification"], {"id": leased["notification_id"]}
+        ).fetchone()
+        claimed.append(
+            ClaimedJob(
+                id=leased["id"],
+                handler=leased["handler"],
+                attempt=leased["attempts"],
+                lease_until=lease_until,
+                notification=_notification_from_row(notification),
+            )
+        )
+    return claimed
+
+
+def _finish_job(
+    connection: sqlite3.Connection, params: dict[str, Any], outcome: AttemptOutcome
+) -> bool:
+    row = connection.execute(SQL["finish_job"], params).fetchone()
+    if row is None:
+        return False
+    connection.execute(
+        SQL["finish_attempt"],
+        {
+            "job_id": params["id"],
+            "now": params["now"],
+            "outcome": outcome.value,
+            "error": None,
+            "traceback": None,
+        },
+    )
+    _refresh_status(connection, row["notification_id"])
+    return True
+
+
+def _fail_job(connection: sqlite3.Connection, params: dict[str, Any]) -> bool:
+    row = connection.execute(SQL["fail_job"], params).fetchone()
+    if row is None:
+        return False
+    connection.execute(
+        SQL["finish_attempt"],
+        {
+            "job_id": params["id"],
+            "now": params["now"],
+            "outcome": AttemptOutcome.FAILED.value,
+            "error": params["error"],
+            "traceback": params["traceback"],
+        },
+    )
+    _refresh_status(connection, row["notification_id"])
+    return True
+
+
+def _release(
+    connection: sqlite3.Connection, worker: str, now: str, job_ids: list[int] | None
+) -> int:
+    if job_ids is None:
+        job_ids = [r["id"] for r in connection.execute(SQL["jobs_leased_by"], {"worker": worker})]
+    released = 0
+    for job_id in job_ids:
+        row = connection.execute(
+            SQL["release_job"], {"id": job_id, "worker": worker, "now": now}
+        ).fetchone()
+        if row is None:
+            continue
+        connection.execute(
+            SQL["finish_attempt"],
+            {
+                "job_id": job_id,
+                "now": now,
+                "outcome": AttemptOutcome.RELEASED.value,
+                "error": "released at shutdown; not counted",
+                "traceback": None,
+            },
+        )
+        _refresh_status(connection, row["notification_id"])
+        released += 1
+    return released
+
+
+def _requalify(
+    connection: sqlite3.Connection, notification_id: int, classification: Classification
+) -> Accepted:
+    event_time = classification.event_time
+    updated = connection.execute(
+        SQL["requalify"],
+        {
+            "id": notification_id,
+            "notification_type": classification.notification_type,
+            "entity": classification.entity,
+            "event_time": None if event_time is None else utc_text(event_time),
+        },
+    ).rowcount
+    if not updated:
+        raise NotFound(f"notification {notification_id} is not quarantined")
+    stale = _apply_state(
+        connection, classification.entity, classification.state_changes, notification_id
+    )
+    return Accepted(notification_id, duplicate=False, stale=stale)
+
+
+def _job_from_row(row: sqlite3.Row, history: list[AttemptRecord]) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        notification_id=row["notification_id"],
+        handler=row["handler"],
+        entity=row["entity"],
+        status=JobStatus(row["status"]),
+        attempts=row["attempts"],
+        run_at=parse_utc_text(row["run_at"]),
+        locked_by=row["locked_by"],
+        locked_until=_optional_time(row["locked_until"]),
+        finished_at=_optional_time(row["finished_at"]),
+        error=row["error"],
+        traceback=row["traceback"],
+        history=tuple(history),
+    )
+
+
+def _attempt_from_row(row: sqlite3.Row) -> AttemptRecord:
+    return AttemptRecord(
+        attempt=row["attempt"],
+        worker=row["worker"],
+        started_at=parse_utc_text(row["started_at"]),
+        finished_at=_optional_time(row["finished_at"]),
+        outcome=None if row["outcome"] is None else AttemptOutcome(row["outcome"]),
+        error=row["error"],
+        traceback=row["traceback"],
+    )
+
+
+def _optional_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_utc_text(text)
 
 
 def _listing_sql(query: NotificationFilter) -> tuple[str, dict[str, Any]]:

@@ -54,3 +54,131 @@ FROM notifications;
 
 -- name: last_ping
 SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- Jobs ------------------------------------------------------------------------------------------
+
+-- name: unplanned
+SELECT * FROM notifications WHERE planned = 0 AND status = 'pending' ORDER BY id LIMIT :limit;
+
+-- name: mark_planned
+UPDATE notifications SET planned = 1
+WHERE id = :id AND planned = 0 AND status = 'pending'
+RETURNING entity;
+
+-- name: quarantine_unparseable
+UPDATE notifications SET status = 'quarantined', planned = 1, error = :reason
+WHERE id = :id AND planned = 0 AND status = 'pending';
+
+-- name: plan_job
+INSERT INTO jobs (notification_id, handler, entity, status, attempts, run_at, created_at)
+VALUES (:notification_id, :handler, :entity, 'queued', 0, :now, :now)
+ON CONFLICT (notification_id, handler) DO UPDATE SET
+    status = 'queued', attempts = 0, run_at = excluded.run_at, locked_by = NULL,
+    locked_until = NULL, finished_at = NULL, error = NULL, traceback = NULL
+WHERE jobs.status IN ('done', 'unhandled', 'dead');
+
+-- name: job_statuses_of_notification
+SELECT j.status, j.error IS NOT NULL AS failed, n.planned
+FROM notifications n LEFT JOIN jobs j ON j.notification_id = n.id
+WHERE n.id = :id;
+
+-- name: set_notification_status
+UPDATE notifications SET status = :status WHERE id = :id;
+
+-- A job is claimable when it is due, when no earlier job of its lane is unfinished, when no
+-- other job of its lane is running under a live lease, and when no earlier notification of its
+-- entity still waits to be planned (it may bring an earlier job into the lane).
+-- name: claimable_jobs
+SELECT j.id, j.status, j.attempts, j.locked_by
+FROM jobs j
+WHERE j.handler IN (SELECT value FROM json_each(:handlers))
+  AND ((j.status = 'queued' AND j.run_at <= :now)
+       OR (j.status = 'running' AND j.locked_until <= :now))
+  AND NOT EXISTS (
+      SELECT 1 FROM jobs k
+      WHERE k.handler = j.handler AND k.entity = j.entity AND k.id != j.id
+        AND ((k.notification_id < j.notification_id AND k.status IN ('queued', 'running'))
+             OR (k.status = 'running' AND k.locked_until > :now)))
+  AND NOT EXISTS (
+      SELECT 1 FROM notifications n
+      WHERE n.entity = j.entity AND n.id < j.notification_id
+        AND n.planned = 0 AND n.status = 'pending')
+ORDER BY j.notification_id, j.id
+LIMIT :limit;
+
+-- name: lose_attempt
+UPDATE job_attempts
+SET finished_at = :now, outcome = 'lost',
+    error = 'lease expired: worker ' || :worker || ' stopped renewing it (killed or cut off)'
+WHERE job_id = :job_id AND outcome IS NULL;
+
+-- name: lease_job
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, locked_by = :worker, locked_until = :until,
+    error = coalesce(:lost_error, error)
+WHERE id = :id
+RETURNING id, handler, attempts, notification_id;
+
+-- name: start_attempt
+INSERT INTO job_attempts (job_id, attempt, worker, started_at)
+VALUES (:job_id, :attempt, :worker, :now);
+
+-- name: finish_job
+UPDATE jobs
+SET status = :status, locked_by = NULL, locked_until = NULL, finished_at = :now,
+    error = NULL, traceback = NULL
+WHERE id = :id AND status = 'running' AND locked_by = :worker
+RETURNING notification_id;
+
+-- name: fail_job
+UPDATE jobs
+SET status = :status, locked_by = NULL, locked_until = NULL, run_at = coalesce(:retry_at, run_at),
+    finished_at = :finished_at, error = :error, traceback = :traceback
+WHERE id = :id AND status = 'running' AND locked_by = :worker
+RETURNING notification_id;
+
+-- name: finish_attempt
+UPDATE job_attempts
+SET finished_at = :now, outcome = :outcome, error = :error, traceback = :traceback
+WHERE job_id = :job_id AND outcome IS NULL;
+
+-- name: renew_lease
+UPDATE jobs SET locked_until = :until
+WHERE id = :id AND status = 'running' AND locked_by = :worker
+RETURNING id;
+
+-- name: release_job
+UPDATE jobs
+SET status = 'queued', attempts = attempts - 1, locked_by = NULL, locked_until = NULL,
+    run_at = :now
+WHERE id = :id AND status = 'running' AND locked_by = :worker
+RETURNING notification_id;
+
+-- name: jobs_leased_by
+SELECT id FROM jobs WHERE status = 'running' AND locked_by = :worker;
+
+-- name: jobs_for
+SELECT * FROM jobs WHERE notification_id = :id ORDER BY id;
+
+-- name: attempts_for
+SELECT a.* FROM job_attempts a JOIN jobs j ON j.id = a.job_id
+WHERE j.notification_id = :id ORDER BY a.id;
+
+-- name: requeue_dead
+UPDATE jobs
+SET status = 'queued', attempts = 0, run_at = :now, finished_at = NULL, error = NULL,
+    traceback = NULL
+WHERE notification_id = :id AND status = 'dead';
+
+-- name: replan
+UPDATE notifications SET planned = 0, status = 'pending'
+WHERE id = :id AND status IN ('done', 'dead', 'unhandled');
+
+-- name: requalify
+UPDATE notifications
+SET notification_type = :notification_type, entity = :entity, event_time = :event_time,
+    status = 'pending', planned = 0, error = NULL
+WHERE id = :id AND status = 'quarantined';
+
+-- name: requarantine
+UPDATE notifications SET error = :reason WHERE id = :id AND status = 'quarantined';
