@@ -2,6 +2,8 @@
 
 YmnotifyError
 ├── ConfigError            bad flags, environment or arguments
+│   └── MissingDependency  a handler asks for a parameter nothing provides
+├── HandlerTimeout         a handler ran longer than --handler-timeout
 ├── StoreError             the store could not do what was asked
 │   ├── StoreUnavailable   the store cannot be reached or written now (retry later)
 │   └── SchemaMismatch     the store's schema is not the one this version runs on
@@ -19,6 +21,27 @@ class YmnotifyError(Exception):
 
 class ConfigError(YmnotifyError):
     """A flag, environment variable or argument is not usable."""
+
+
+class MissingDependency(ConfigError):
+    """A handler (or error observer) has a parameter no dependency or middleware provides."""
+
+    def __init__(self, handler: str, names: list[str]) -> None:
+        super().__init__(
+            f"handler {handler} asks for {', '.join(map(repr, names))}, which no dependency or"
+            " middleware provides"
+        )
+        self.handler = handler
+        self.names = names
+
+
+class HandlerTimeout(YmnotifyError):
+    """A handler did not finish within its time limit; the attempt counts as failed."""
+
+    def __init__(self, handler: str, seconds: float) -> None:
+        super().__init__(f"handler {handler} did not finish within {seconds:g}s")
+        self.handler = handler
+        self.seconds = seconds
 
 
 class StoreError(YmnotifyError):

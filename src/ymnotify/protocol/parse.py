@@ -31,6 +31,11 @@ class ParsedBody:
     def is_known(self) -> bool:
         return not isinstance(self.notification, UnknownNotification)
 
+    @property
+    def entity(self) -> str:
+        """The notification's entity (its lane); an unknown type is an entity of its own."""
+        return self.notification.entity or f"unknown:{self.dedup_key}"
+
 
 def parse_body(body: bytes) -> ParsedBody:
     """Parse and validate a request body; raise ``MalformedNotification``."""
