@@ -182,6 +182,8 @@ class Worker:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            # A store that never suspends (the memory one) must not starve the running jobs.
+            await asyncio.sleep(0)
             self._wake.clear()
             try:
                 planned = await self._plan()

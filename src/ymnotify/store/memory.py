@@ -223,6 +223,8 @@ class MemoryStore(Store):
 
     async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
         await self.check()
+        if not plans:
+            return
         async with self._lock:
             for plan in plans:
                 row = self._rows.get(plan.notification_id)
