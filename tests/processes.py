@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 _LISTENING = re.compile(r"listening on (\S+)")
+_WORKER_RUNNING = re.compile(r"ymnotify worker (\S+) running")
 YMNOTIFY = [sys.executable, "-m", "ymnotify"]
 
 
@@ -58,6 +59,28 @@ def start_server(
     timeout: float = 20,
 ) -> RunningServer:
     """Start ``ymnotify ARGS`` (which must print "listening on URL") and wait until it does."""
+    return _start(args, _LISTENING, cwd=cwd, env=env, timeout=timeout)
+
+
+def start_worker(
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> RunningServer:
+    """Start ``ymnotify worker ARGS`` and wait until it runs; ``url`` holds its worker id."""
+    return _start(["worker", *args], _WORKER_RUNNING, cwd=cwd, env=env, timeout=timeout)
+
+
+def _start(
+    args: Sequence[str],
+    ready: re.Pattern[str],
+    *,
+    cwd: Path | None,
+    env: dict[str, str] | None,
+    timeout: float,
+) -> RunningServer:
     process = subprocess.Popen(
         [*YMNOTIFY, *args],
         stdout=subprocess.DEVNULL,
@@ -74,14 +97,14 @@ def start_server(
         if not line:
             break
         seen.append(line)
-        match = _LISTENING.search(line)
+        match = ready.search(line)
         if match:
             server = RunningServer(process, match.group(1))
             server.output.extend(seen)
             return server
     process.kill()
     process.wait()
-    raise AssertionError("server did not start:\n" + "".join(seen))
+    raise AssertionError(f"ymnotify {args[0]} did not start:\n" + "".join(seen))
 
 
 def run_cli(

@@ -7,6 +7,7 @@ import click
 from ymnotify import __version__
 from ymnotify.cli.inbox import inbox
 from ymnotify.cli.serve import serve
+from ymnotify.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -17,6 +18,7 @@ def main() -> None:
     \b
     Start here:
       ymnotify serve                       receive notifications (SQLite ./ymnotify.db)
+      ymnotify serve --app shop.handlers:router     … and run your handlers on them
       ymnotify inbox list                  what arrived
       ymnotify inbox stats                 totals, duplicates, last PING
 
@@ -26,3 +28,4 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(inbox)
+main.add_command(worker)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
 
-from ymnotify.cli.options import option
+from ymnotify.cli.options import Moment, option
+from ymnotify.dispatch import replay
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.protocol import wire
 from ymnotify.protocol.responses import rfc3339
 from ymnotify.store import (
     DEFAULT_DB_URL,
+    EntityState,
     InboxStats,
     NotificationFilter,
     NotificationStatus,
@@ -22,6 +27,7 @@ from ymnotify.store import (
     StoredNotification,
     store_from_url,
 )
+from ymnotify.store.base import AttemptOutcome, JobRecord, JobStatus
 
 T = TypeVar("T")
 
@@ -51,7 +57,7 @@ def run_with_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
 
 @click.group()
 def inbox() -> None:
-    """List, show and count stored notifications (quarantined ones included)."""
+    """List, show, count and replay stored notifications (quarantined ones included)."""
 
 
 @inbox.command("list")
@@ -126,8 +132,13 @@ def json_line(row: StoredNotification) -> str:
 @db_option
 @click.argument("notification_id", type=int)
 def show_command(db: str, notification_id: int) -> None:
-    """Show one notification: metadata, headers and the body as received."""
-    row = run_with_store(db, lambda store: store.get_notification(notification_id))
+    """Show one notification: metadata, headers, the body as received, and every handler's
+    attempts with their errors and tracebacks."""
+
+    async def load(store: Store) -> tuple[StoredNotification | None, list[JobRecord]]:
+        return await store.get_notification(notification_id), await store.jobs_for(notification_id)
+
+    row, jobs = run_with_store(db, load)
     if row is None:
         raise click.ClickException(f"no notification with id {notification_id}")
     fields = [
@@ -152,6 +163,177 @@ def show_command(db: str, notification_id: int) -> None:
         click.echo(f"  {name}: {value}")
     click.echo("body:")
     click.echo(row.body.decode("utf-8", errors="replace"))
+    _echo_jobs(row, jobs)
+
+
+def _echo_jobs(row: StoredNotification, jobs: list[JobRecord]) -> None:
+    if row.status is NotificationStatus.QUARANTINED:
+        return
+    if not jobs:
+        planned = row.status is not NotificationStatus.PENDING
+        click.echo(
+            "handlers: " + ("none matched" if planned else "not planned yet (no worker ran)")
+        )
+        return
+    click.echo("handlers:")
+    for job in jobs:
+        state = job.status.value
+        if job.status is JobStatus.QUEUED and job.error:
+            state = f"retry at {rfc3339(job.run_at)}"
+        elif job.locked_by:
+            state = f"running on {job.locked_by} (lease until {_time(job.locked_until)})"
+        click.echo(f"  {job.handler}: {state}, {job.attempts} attempt(s)")
+        shown_traceback: str | None = None
+        for attempt in job.history:
+            outcome = attempt.outcome.value if attempt.outcome else "running"
+            took = ""
+            if attempt.finished_at is not None:
+                took = f" in {(attempt.finished_at - attempt.started_at).total_seconds():.3f}s"
+            click.echo(
+                f"    #{attempt.attempt} {rfc3339(attempt.started_at)} on {attempt.worker}:"
+                f" {outcome}{took}" + (f": {attempt.error}" if attempt.error else "")
+            )
+            if attempt.outcome is AttemptOutcome.FAILED and attempt.traceback:
+                if attempt.traceback == shown_traceback:
+                    click.echo("      (same traceback as above)")
+                else:
+                    for line in attempt.traceback.rstrip().splitlines():
+                        click.echo(f"      {line}")
+                    shown_traceback = attempt.traceback
+
+
+def _time(moment: datetime | None) -> str:
+    return rfc3339(moment) if moment else "-"
+
+
+@inbox.command("state")
+@db_option
+@click.argument("entity", metavar="KIND:ID")
+@option("--json", "as_json", is_flag=True, help="JSON Lines, one state slot per line.")
+def state_command(db: str, entity: str, as_json: bool) -> None:
+    """The latest known state of an entity, e.g. order:51234567890 (later event time wins).
+
+    One line per slot: the order's status/substatus, each return's refund and shipment status,
+    the shipment/delivery date updates, each line service; a chat's arbitrage.
+    """
+    if ":" not in entity:
+        raise click.UsageError(f"entity {entity!r}: expected KIND:ID, e.g. order:51234567890")
+    states = run_with_store(db, lambda store: store.entity_states(entity))
+    if as_json:
+        for state in states:
+            click.echo(json.dumps(state_document(state), ensure_ascii=False))
+        return
+    if not states:
+        click.echo(f"no state known for {entity}", err=True)
+        return
+    click.echo(f"{'SLOT':<32}  {'EVENT TIME (UTC)':<27}  {'FROM':>7}  VALUE")
+    for state in states:
+        value = ", ".join(f"{key}={_plain(item)}" for key, item in state.value.items())
+        when = rfc3339(state.event_time)
+        click.echo(f"{state.slot:<32}  {when:<27}  {state.notification_id:>7}  {value}")
+
+
+def state_document(state: EntityState) -> dict[str, object]:
+    return {
+        "entity": state.entity,
+        "slot": state.slot,
+        "value": state.value,
+        "eventTime": rfc3339(state.event_time),
+        "notificationId": state.notification_id,
+    }
+
+
+def _plain(value: object) -> str:
+    return "-" if value is None else value if isinstance(value, str) else json.dumps(value)
+
+
+REPLAY_STATUSES = ("dead", "unhandled", "done", "quarantined")
+QUIET_LIMIT = 20  # more items than this: a progress bar instead of a line each
+
+
+@inbox.command("replay")
+@db_option
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@option(
+    "--status",
+    type=click.Choice(REPLAY_STATUSES),
+    help="Only notifications in this status. dead: re-run only the dead handlers.",
+)
+@option("--quarantined", is_flag=True, help="Same as --status quarantined: parse them again.")
+@option("--type", "notification_type", metavar="TYPE", help="Only this notificationType.")
+@option("--since", type=Moment(), help="Received at or after (RFC 3339, date, or e.g. 24h ago).")
+@option("--until", type=Moment(), help="Received before (same forms as --since).")
+def replay_command(
+    db: str,
+    ids: tuple[int, ...],
+    status: str | None,
+    quarantined: bool,
+    notification_type: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Run handlers again on stored notifications.
+
+    \b
+    ymnotify inbox replay 17 18          every handler of 17 and 18 again
+    ymnotify inbox replay --status dead  only the handlers that died, with fresh attempts
+    ymnotify inbox replay --quarantined  parse quarantined bodies again with today's models:
+                                         valid now -> pending; still malformed -> stays
+    ymnotify inbox replay --type ORDER_CREATED --since 24h
+
+    Workers (serve --app or ymnotify worker) pick replayed work up; notifications still in
+    progress are skipped.
+    """
+    if quarantined:
+        if status not in (None, "quarantined"):
+            raise click.UsageError("--quarantined and --status name two different statuses")
+        status = "quarantined"
+    selection = replay.ReplaySelection(
+        ids=ids,
+        status=NotificationStatus(status) if status else None,
+        notification_type=notification_type,
+        since=since,
+        until=until,
+    )
+    if selection.is_empty:
+        raise click.UsageError(
+            "name the notifications: IDs, --status, --quarantined, --type or --since/--until"
+        )
+    dead_only = selection.status is NotificationStatus.DEAD
+
+    async def work(store: Store) -> list[replay.ReplayItem]:
+        chosen = await replay.select(store, selection)
+        missing = sorted(set(ids) - set(chosen)) if ids and selection.status is None else []
+        items = [replay.ReplayItem(i, replay.ReplayAction.NOT_FOUND) for i in missing]
+        if len(chosen) <= QUIET_LIMIT:
+            for notification_id in chosen:
+                items.append(await _replay(store, notification_id, dead_only))
+            return items
+        with click.progressbar(
+            chosen, label="replaying", file=sys.stderr, show_pos=True
+        ) as progress:
+            for notification_id in progress:
+                items.append(await _replay(store, notification_id, dead_only))
+        return items
+
+    items = run_with_store(db, work)
+    if not items:
+        click.echo("nothing matches", err=True)
+        return
+    if len(items) <= QUIET_LIMIT:
+        for item in items:
+            detail = f" ({item.detail})" if item.detail else ""
+            click.echo(f"{item.notification_id:>7}  {item.action.value}{detail}")
+    counts = Counter(item.action.value for item in items)
+    click.echo("replayed: " + ", ".join(f"{n} {action}" for action, n in sorted(counts.items())))
+    if any(item.action is replay.ReplayAction.NOT_FOUND for item in items):
+        raise click.ClickException("some ids do not exist")
+
+
+async def _replay(store: Store, notification_id: int, dead_only: bool) -> replay.ReplayItem:
+    return await replay.replay_one(
+        store, notification_id, dead_jobs_only=dead_only, now=datetime.now(UTC)
+    )
 
 
 @inbox.command("stats")

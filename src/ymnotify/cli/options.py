@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -79,3 +80,32 @@ class Duration(click.ParamType[float]):
         if not match:
             self.fail(f"{value!r} is not a duration (e.g. 30d, 12h, 90s, 250ms)", param, ctx)
         return float(match.group(1)) * _SECONDS[(match.group(2) or "").lower()]
+
+
+class Moment(click.ParamType[datetime]):
+    """A point in time: RFC 3339 (``2026-09-20T09:15:00Z``), a UTC date (``2026-09-20``), or
+    a duration ago (``24h``, ``7d``)."""
+
+    name = "time"
+
+    def __init__(self, now: Callable[[], datetime] | None = None) -> None:
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        if _DURATION.match(text):
+            ago = Duration().convert(text, param, ctx)
+            return self._now() - timedelta(seconds=ago)
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            self.fail(
+                f"{value!r} is not a time (e.g. 2026-09-20T09:15:00Z, 2026-09-20, 24h ago as 24h)",
+                param,
+                ctx,
+            )
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

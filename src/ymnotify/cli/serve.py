@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 
 from ymnotify import __version__, logs
+from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.options import ByteSize, Duration, option
+from ymnotify.dispatch.router import Router
+from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError
 from ymnotify.protocol.responses import integration_name_problem
 from ymnotify.receiver import server
-from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig
+from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig, Service
 from ymnotify.receiver.sources import SourcePolicy
 from ymnotify.store import DEFAULT_DB_URL, store_from_url
 
@@ -31,6 +35,8 @@ from ymnotify.store import DEFAULT_DB_URL, store_from_url
     show_default=True,
     help="Store: sqlite:///PATH or postgresql://user@host/dbname.",
 )
+@option("--app", metavar="MODULE:ATTR", help=APP_HELP + " Without it, notifications wait stored.")
+@worker_options(min_workers=0)
 @option(
     "--name",
     default="ymnotify",
@@ -132,12 +138,17 @@ def serve(
     sqlite_synchronous: str,
     log_format: str,
     log_level: str,
+    app: str | None,
+    **worker_flags: Any,
 ) -> None:
-    """Receive Yandex.Market notifications over HTTP(S) and store them durably.
+    """Receive Yandex.Market notifications over HTTP(S), store them durably, run your handlers.
 
     Answers Market exactly as its protocol requires: 200 with {version, name, time} only after
     the notification is committed, 400 WRONG_EVENT_FORMAT for malformed bodies (kept in
     quarantine), 403 for sources outside the allowed networks, 500 when the store fails.
+
+    With --app, --workers handlers run in this process after the 200, never before it; with
+    --workers 0 (or no --app) notifications wait in the store for `ymnotify worker`.
     """
     logs.configure(log_format, log_level)
     try:
@@ -164,10 +175,15 @@ def serve(
             base_path=base_path,
         )
         store = store_from_url(db, sqlite_synchronous=sqlite_synchronous)
+        settings = settings_from_flags(worker_flags)
+        router: Router | None = load_router(app) if app else None
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
+    services: list[Service] = []
+    if router is not None and worker_flags["workers"] > 0:
+        services.append(Worker(store, router, settings))
     listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)
-    app = ReceiverApp(store, config)
+    receiver = ReceiverApp(store, config, services)
     try:
         sock = server.bind(listener)
     except OSError as exc:
@@ -177,6 +193,16 @@ def serve(
     def announce() -> None:
         click.echo(f"ymnotify receiver listening on {url} (POST / and /notification)", err=True)
         click.echo(f"store: {db}", err=True)
+        if services:
+            click.echo(
+                f"handlers: {len(router.handlers()) if router else 0} from {app},"
+                f" {settings.concurrency} at a time",
+                err=True,
+            )
+        elif router is not None:
+            click.echo(f"handlers from {app} run in `ymnotify worker` (--workers 0)", err=True)
+        else:
+            click.echo("no --app: notifications are stored for `ymnotify worker --app …`", err=True)
         if sources.allow_any:
             click.secho(
                 "WARNING: --allow-any-source: anyone can post notifications. Development only.",
@@ -189,6 +215,6 @@ def serve(
             )
 
     try:
-        asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+        asyncio.run(server.serve([(server.uvicorn_config(receiver, listener), sock)], announce))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc

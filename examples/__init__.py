@@ -1,0 +1,1 @@
+"""Runnable examples (``ymnotify serve --app examples.shop_handlers:router``)."""

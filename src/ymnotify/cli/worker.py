@@ -1,0 +1,71 @@
+"""``ymnotify worker``: run the handlers apart from the receiver (any number of processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import click
+
+from ymnotify import logs
+from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
+from ymnotify.cli.inbox import db_option
+from ymnotify.cli.options import option
+from ymnotify.dispatch.worker import Worker
+from ymnotify.errors import ConfigError, StoreError
+from ymnotify.store import store_from_url
+
+
+@click.command()
+@option("--app", required=True, metavar="MODULE:ATTR", help=APP_HELP)
+@db_option
+@worker_options(min_workers=1)
+@option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
+@option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> None:
+    """Run your handlers on the stored notifications, beside or instead of `serve`'s workers.
+
+    Takes pending notifications in arrival order, runs every matching handler (one entity at a
+    time per handler), retries failures with exponential backoff, dead-letters the last failure.
+    Start as many as you like on one store. SIGTERM/SIGINT: stop taking work, let running
+    handlers finish within --shutdown-grace, give the rest back to other workers.
+    """
+    logs.configure(log_format, log_level)
+    try:
+        settings = settings_from_flags(flags)
+        router = load_router(app)
+        store = store_from_url(db)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+    async def main() -> None:
+        async with store:
+            runner = Worker(store, router, settings)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await runner.start()
+            click.echo(
+                f"ymnotify worker {runner.worker_id} running {len(router.handlers())} handlers"
+                f" from {app}, {settings.concurrency} at a time, on {db}",
+                err=True,
+            )
+            try:
+                await stop.wait()
+            finally:
+                await runner.stop()
+            click.echo(f"ymnotify worker {runner.worker_id} stopped", err=True)
+
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
