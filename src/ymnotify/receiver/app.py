@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -31,8 +31,9 @@ from ymnotify.store.base import Incoming, Store
 
 logger = logging.getLogger("ymnotify.receiver")
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
+# The ASGI spec's types (as Starlette and HTTPX spell them), so the app mounts type-cleanly.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
@@ -133,6 +134,11 @@ class ReceiverApp:
         if scope["type"] != "http":
             return  # websockets are not part of the protocol; closing is the answer
         path: str = scope["path"]
+        # Mounted inside another app (Starlette's Mount, FastAPI), "path" still holds the
+        # mount prefix and "root_path" names it; route on what is below the mount point.
+        root_path: str = scope.get("root_path", "")
+        if root_path and path.startswith(root_path):
+            path = path[len(root_path) :] or "/"
         method: str = scope["method"]
         if path in self._intake_paths:
             if method == "POST":
