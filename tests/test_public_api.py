@@ -39,7 +39,8 @@ PROMISED = {
     "OrderLineServiceCancelReason",
 } | {model.__name__ for model in KNOWN_TYPES.values()}  # one model per notification type
 
-_IMPORT = re.compile(r"from ymnotify import \(?([\w,\s]+)\)?")
+# "from ymnotify import A, B" on one line, or "from ymnotify import (\n A,\n B,\n)".
+_IMPORT = re.compile(r"^from ymnotify import (?:\(([^)]*)\)|([\w, ]+)$)", re.MULTILINE)
 
 
 def test_all_is_exactly_what_is_promised() -> None:
@@ -54,6 +55,7 @@ def test_every_name_the_docs_and_examples_import_is_exported() -> None:
     imported: set[str] = set()
     for source in sources:
         for match in _IMPORT.finditer(source.read_text("utf-8")):
-            imported |= {name.strip() for name in match.group(1).split(",") if name.strip()}
+            names = match.group(1) or match.group(2)
+            imported |= {name.strip() for name in names.split(",") if name.strip()}
     assert imported, "the docs show no `from ymnotify import ...` at all"
     assert imported <= set(ymnotify.__all__), imported - set(ymnotify.__all__)

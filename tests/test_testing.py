@@ -153,3 +153,13 @@ def test_feed_sync_and_a_corpus_file(tmp_path: Path) -> None:
     )
     assert [fed.handled_by for fed in results] == [["status"], ["status"], ["created"]]
     assert [s[1] for s in seen] == ["A", "B", "77"]
+
+
+def test_a_corpus_exported_by_inbox_list_is_read_oldest_first(tmp_path: Path) -> None:
+    exported = tmp_path / "inbox.jsonl"
+    records = [
+        {"id": n, "receivedAt": "2026-09-20T10:00:00Z", "status": "done", "payload": body}
+        for n, body in ((2, status_update("B", 2)), (1, status_update("A", 1)))
+    ]
+    exported.write_text("".join(json.dumps(record) + "\n" for record in records))
+    assert [json.loads(body)["status"] for body in read_corpus(exported)] == ["A", "B"]

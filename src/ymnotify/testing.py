@@ -111,11 +111,20 @@ def feed_sync(router: Router, *bodies: Body, **options: Any) -> list[Fed]:
 
 
 def read_corpus(path: str | Path) -> list[bytes]:
-    """Bodies from a file: a JSON array of notifications, or JSON Lines (one per line)."""
+    """Bodies from a file: a JSON array or JSON Lines of notifications, or the output of
+    ``ymnotify inbox list --json`` (whose ``payload`` fields are used, oldest first)."""
     text = Path(path).read_text("utf-8")
     if text.lstrip().startswith("["):
-        return [wire.compact(item).encode() for item in wire.loads(text.encode())]
-    return [line.strip().encode() for line in text.splitlines() if line.strip()]
+        items = list(wire.loads(text.encode()))
+    else:
+        items = [wire.loads(line.encode()) for line in text.splitlines() if line.strip()]
+    if items and all(_is_inbox_record(item) for item in items):
+        items = [item["payload"] for item in sorted(items, key=lambda item: item["id"])]
+    return [wire.compact(item).encode() for item in items]
+
+
+def _is_inbox_record(item: Any) -> bool:
+    return isinstance(item, dict) and isinstance(item.get("payload"), dict) and "receivedAt" in item
 
 
 async def _feed_one(
