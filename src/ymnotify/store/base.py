@@ -84,6 +84,11 @@ def derive_status(jobs: Iterable[tuple[JobStatus, bool]]) -> NotificationStatus:
     return NotificationStatus.UNHANDLED
 
 
+def lost_attempt_error(attempt: int) -> str:
+    """The error a job keeps when attempt ``attempt`` was lost with its worker."""
+    return f"attempt {attempt} lost: its worker stopped renewing the lease"
+
+
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text: sorts as time does, so stores compare times as strings."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -33,6 +33,7 @@ from ymnotify.store.base import (
     Store,
     StoredNotification,
     derive_status,
+    lost_attempt_error,
 )
 
 _FINISHED_NOTIFICATION = (
@@ -283,6 +284,7 @@ class MemoryStore(Store):
     ) -> list[ClaimedJob]:
         await self.check()
         async with self._lock:
+            self._expire_leases(now)
             lanes: dict[tuple[str, str], list[_Job]] = {}
             for job in self._jobs.values():
                 lanes.setdefault((job.handler, job.entity), []).append(job)
@@ -301,16 +303,6 @@ class MemoryStore(Store):
             ][: max(limit, 0)]
             claimed = []
             for job in candidates:
-                if job.status is JobStatus.RUNNING:  # lease expired: that attempt was lost
-                    job.end_attempt(
-                        now,
-                        AttemptOutcome.LOST,
-                        f"lease expired: worker {job.locked_by} stopped renewing it"
-                        " (killed or cut off)",
-                    )
-                    job.error = (
-                        f"attempt {job.attempts} lost: its worker stopped renewing the lease"
-                    )
                 job.status = JobStatus.RUNNING
                 job.attempts += 1
                 job.locked_by = worker
@@ -322,6 +314,25 @@ class MemoryStore(Store):
                     ClaimedJob(job.id, job.handler, job.attempts, lease_until, notification)
                 )
             return claimed
+
+    def _expire_leases(self, now: datetime) -> None:
+        """Queue again the jobs whose workers stopped renewing their leases; the attempt is lost."""
+        for job in self._jobs.values():
+            if (
+                job.status is JobStatus.RUNNING
+                and job.locked_until is not None
+                and (job.locked_until <= now)
+            ):
+                job.end_attempt(
+                    now,
+                    AttemptOutcome.LOST,
+                    f"lease expired: worker {job.locked_by} stopped renewing it"
+                    " (killed or cut off)",
+                )
+                job.status = JobStatus.QUEUED
+                job.locked_by = job.locked_until = None
+                job.error = lost_attempt_error(job.attempts)
+                self._refresh_status(job.notification_id)
 
     def _held(self, job_id: int, worker: str) -> _Job | None:
         job = self._jobs.get(job_id)
@@ -473,25 +484,16 @@ class MemoryStore(Store):
 
 
 def _claimable(job: _Job, lane: list[_Job], now: datetime) -> bool:
-    """Due, and nothing earlier in its lane unfinished, and nothing in its lane running."""
-    due = (job.status is JobStatus.QUEUED and job.run_at <= now) or (
-        job.status is JobStatus.RUNNING and job.locked_until is not None and job.locked_until <= now
-    )
-    if not due:
+    """Queued and due, nothing earlier in its lane unfinished, nothing in its lane running."""
+    if job.status is not JobStatus.QUEUED or job.run_at > now:
         return False
     for other in lane:
         if other.id == job.id:
             continue
-        earlier_unfinished = other.notification_id < job.notification_id and other.status in (
-            JobStatus.QUEUED,
-            JobStatus.RUNNING,
+        earlier_queued = (
+            other.notification_id < job.notification_id and other.status is JobStatus.QUEUED
         )
-        running_now = (
-            other.status is JobStatus.RUNNING
-            and other.locked_until is not None
-            and other.locked_until > now
-        )
-        if earlier_unfinished or running_now:
+        if earlier_queued or other.status is JobStatus.RUNNING:
             return False
     return True
 

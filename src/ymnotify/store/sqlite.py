@@ -39,6 +39,7 @@ from ymnotify.store.base import (
     Store,
     StoredNotification,
     derive_status,
+    lost_attempt_error,
     parse_utc_text,
     utc_text,
 )
@@ -434,28 +435,22 @@ def _refresh_status(connection: sqlite3.Connection, notification_id: int) -> Non
 def _claim_jobs(
     connection: sqlite3.Connection, params: dict[str, Any], lease_until: datetime
 ) -> list[ClaimedJob]:
+    _expire_leases(connection, params["now"])
     candidates = connection.execute(SQL["claimable_jobs"], params).fetchall()
     claimed = []
     for candidate in candidates:
-        job_key = {"job_id": candidate["id"], "now": params["now"]}
-        lost_error = None
-        if candidate["status"] == JobStatus.RUNNING:
-            connection.execute(SQL["lose_attempt"], {**job_key, "worker": candidate["locked_by"]})
-            lost_error = (
-                f"attempt {candidate['attempts']} lost: its worker stopped renewing the lease"
-            )
         leased = connection.execute(
             SQL["lease_job"],
-            {
-                "id": candidate["id"],
-                "worker": params["worker"],
-                "until": params["until"],
-                "lost_error": lost_error,
-            },
+            {"id": candidate["id"], "worker": params["worker"], "until": params["until"]},
         ).fetchone()
         connection.execute(
             SQL["start_attempt"],
-            {**job_key, "attempt": leased["attempts"], "worker": params["worker"]},
+            {
+                "job_id": leased["id"],
+                "attempt": leased["attempts"],
+                "worker": params["worker"],
+                "now": params["now"],
+            },
         )
         _refresh_status(connection, leased["notification_id"])
         notification = connection.execute(
@@ -471,6 +466,19 @@ def _claim_jobs(
             )
         )
     return claimed
+
+
+def _expire_leases(connection: sqlite3.Connection, now: str) -> None:
+    """Queue again the jobs whose workers stopped renewing their leases; the attempt is lost."""
+    for job in connection.execute(SQL["expired_leases"], {"now": now}).fetchall():
+        connection.execute(
+            SQL["lose_attempt"], {"job_id": job["id"], "now": now, "worker": job["locked_by"]}
+        )
+        connection.execute(
+            SQL["expire_lease"],
+            {"id": job["id"], "error": lost_attempt_error(job["attempts"])},
+        )
+        _refresh_status(connection, job["notification_id"])
 
 
 def _finish_job(

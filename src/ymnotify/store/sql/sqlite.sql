@@ -58,7 +58,8 @@ SELECT received_at, source, count FROM last_ping WHERE id = 1;
 -- Jobs ------------------------------------------------------------------------------------------
 
 -- name: unplanned
-SELECT * FROM notifications WHERE planned = 0 AND status = 'pending' ORDER BY id LIMIT :limit;
+SELECT * FROM notifications INDEXED BY notifications_unplanned
+WHERE planned = 0 AND status = 'pending' ORDER BY id LIMIT :limit;
 
 -- name: mark_planned
 UPDATE notifications SET planned = 1
@@ -85,26 +86,14 @@ WHERE n.id = :id;
 -- name: set_notification_status
 UPDATE notifications SET status = :status WHERE id = :id;
 
--- A job is claimable when it is due, when no earlier job of its lane is unfinished, when no
--- other job of its lane is running under a live lease, and when no earlier notification of its
--- entity still waits to be planned (it may bring an earlier job into the lane).
--- name: claimable_jobs
-SELECT j.id, j.status, j.attempts, j.locked_by
-FROM jobs j
-WHERE j.handler IN (SELECT value FROM json_each(:handlers))
-  AND ((j.status = 'queued' AND j.run_at <= :now)
-       OR (j.status = 'running' AND j.locked_until <= :now))
-  AND NOT EXISTS (
-      SELECT 1 FROM jobs k
-      WHERE k.handler = j.handler AND k.entity = j.entity AND k.id != j.id
-        AND ((k.notification_id < j.notification_id AND k.status IN ('queued', 'running'))
-             OR (k.status = 'running' AND k.locked_until > :now)))
-  AND NOT EXISTS (
-      SELECT 1 FROM notifications n
-      WHERE n.entity = j.entity AND n.id < j.notification_id
-        AND n.planned = 0 AND n.status = 'pending')
-ORDER BY j.notification_id, j.id
-LIMIT :limit;
+-- name: expired_leases
+SELECT id, notification_id, attempts, locked_by FROM jobs
+WHERE status = 'running' AND locked_until <= :now;
+
+-- An expired lease: its worker is gone. The attempt counts; the job is queued again.
+-- name: expire_lease
+UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, error = :error
+WHERE id = :id;
 
 -- name: lose_attempt
 UPDATE job_attempts
@@ -112,10 +101,30 @@ SET finished_at = :now, outcome = 'lost',
     error = 'lease expired: worker ' || :worker || ' stopped renewing it (killed or cut off)'
 WHERE job_id = :job_id AND outcome IS NULL;
 
+-- A queued job is claimable when it is due, when no earlier job of its lane is unfinished, when
+-- no other job of its lane is running, and when no earlier notification of its entity still
+-- waits to be planned (it may bring an earlier job into the lane).
+-- name: claimable_jobs
+SELECT j.id
+FROM jobs j INDEXED BY jobs_queued
+WHERE j.status = 'queued'
+  AND j.run_at <= :now
+  AND j.handler IN (SELECT value FROM json_each(:handlers))
+  AND NOT EXISTS (
+      SELECT 1 FROM jobs k
+      WHERE k.handler = j.handler AND k.entity = j.entity AND k.id != j.id
+        AND ((k.notification_id < j.notification_id AND k.status = 'queued')
+             OR k.status = 'running'))
+  AND NOT EXISTS (
+      SELECT 1 FROM notifications n
+      WHERE n.entity = j.entity AND n.id < j.notification_id
+        AND n.planned = 0 AND n.status = 'pending')
+ORDER BY j.notification_id, j.id
+LIMIT :limit;
+
 -- name: lease_job
 UPDATE jobs
-SET status = 'running', attempts = attempts + 1, locked_by = :worker, locked_until = :until,
-    error = coalesce(:lost_error, error)
+SET status = 'running', attempts = attempts + 1, locked_by = :worker, locked_until = :until
 WHERE id = :id
 RETURNING id, handler, attempts, notification_id;
 

@@ -22,7 +22,8 @@ CREATE TABLE jobs (
 );
 -- The lane check looks up earlier and running jobs of (handler, entity).
 CREATE INDEX jobs_lane ON jobs (handler, entity, notification_id);
-CREATE INDEX jobs_due ON jobs (run_at) WHERE status = 'queued';
+-- Claims walk the queued jobs in notification order and stop at their limit.
+CREATE INDEX jobs_queued ON jobs (notification_id, id) WHERE status = 'queued';
 CREATE INDEX jobs_leased ON jobs (locked_until) WHERE status = 'running';
 CREATE INDEX jobs_by_worker ON jobs (locked_by) WHERE status = 'running';
 
