@@ -309,6 +309,7 @@ async def test_error_observers_hear_failures_nearest_first_and_cannot_hide_them(
     assert result.error_text == "ValueError: no stock table"
     assert "Traceback" in result.traceback_text
     assert 'raise ValueError("no stock table")' in result.traceback_text
+    assert "ymnotify/dispatch" not in result.traceback_text  # the seller's frames, not ours
     assert heard == [("child", "no stock table", 0), ("root", "no stock table", 1)]
 
 

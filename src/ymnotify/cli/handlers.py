@@ -131,6 +131,8 @@ def load_router(spec: str) -> Router:
         target = getattr(target, part)
     if not isinstance(target, Router):
         raise ConfigError(f"--app {spec!r} is a {type(target).__name__}, not a ymnotify.Router")
+    if not target.handlers():
+        raise ConfigError(f"--app {spec!r}: the router has no handlers")
     return target
 
 

@@ -38,6 +38,8 @@ def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> 
     """
     logs.configure(log_format, log_level)
     try:
+        if db.startswith("memory://"):
+            raise ConfigError("--db memory:// lives inside one process; a worker needs the store")
         settings = settings_from_flags(flags)
         router = load_router(app)
         store = store_from_url(db)

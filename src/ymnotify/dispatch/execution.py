@@ -8,13 +8,17 @@ cancellation propagates.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import os
 import traceback
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import ymnotify.dispatch as dispatch_package
 from ymnotify.dispatch.meta import EventMeta
 from ymnotify.dispatch.router import UNHANDLED, HandlerSpec, Router
 from ymnotify.errors import HandlerTimeout
@@ -22,6 +26,13 @@ from ymnotify.protocol.models import Notification
 from ymnotify.store.base import AttemptOutcome
 
 logger = logging.getLogger("ymnotify.dispatch")
+
+# Frames from these directories say how a handler was called, not why it failed.
+_PLUMBING = tuple(
+    str(Path(module.__file__).parent) + os.sep
+    for module in (dispatch_package, asyncio, concurrent.futures)
+    if module.__file__ is not None
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +53,11 @@ class Execution:
 
     @property
     def traceback_text(self) -> str:
-        """The full traceback (causes included), as stored with the job."""
+        """The traceback (causes included) as stored with the job, without the frames of
+        ymnotify's dispatch machinery and of asyncio/thread plumbing: the seller's code shows."""
         if self.error is None:
             return ""
-        return "".join(traceback.format_exception(self.error))
+        return "".join(_without_plumbing(traceback.TracebackException.from_exception(self.error)))
 
 
 async def execute(
@@ -79,3 +91,17 @@ async def execute(
     for observer, failure in await router.observe_error(spec, event, error, data, executor):
         logger.error("error observer %s failed on handler %s: %r", observer, spec.name, failure)
     return Execution(AttemptOutcome.FAILED, error=error)
+
+
+def _without_plumbing(error: traceback.TracebackException) -> list[str]:
+    seen: set[int] = set()
+    pending: list[traceback.TracebackException | None] = [error]
+    while pending:  # the error, its cause and context chains (bounded: each once)
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = [frame for frame in current.stack if not frame.filename.startswith(_PLUMBING)]
+        current.stack = traceback.StackSummary.from_list(frames)
+        pending.extend((current.__cause__, current.__context__))
+    return list(error.format())

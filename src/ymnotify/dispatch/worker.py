@@ -338,7 +338,7 @@ class Worker:
             )
         else:
             logger.warning(
-                "notification %d, handler %s: attempt %d failed (%s); retry in %.1fs",
+                "notification %d, handler %s: attempt %d failed (%s); retry in %.2fs",
                 job.notification.id,
                 job.handler,
                 job.attempt,
