@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -341,21 +343,14 @@ async def test_a_filter_that_raises_quarantines_the_notification_visibly(store: 
     assert [r.id for r in listed] == [notification]
 
 
-class worker_running:
+@contextlib.asynccontextmanager
+async def worker_running(
+    store: Store, router: Router, settings: WorkerSettings = FAST, **options: Any
+) -> AsyncIterator[Worker]:
     """Run a worker for the duration of an ``async with`` block."""
-
-    def __init__(
-        self,
-        store: Store,
-        router: Router,
-        settings: WorkerSettings = FAST,
-        **options: Any,
-    ) -> None:
-        self.worker = Worker(store, router, settings, **options)
-
-    async def __aenter__(self) -> Worker:
-        await self.worker.start()
-        return self.worker
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.worker.stop()
+    worker = Worker(store, router, settings, **options)
+    await worker.start()
+    try:
+        yield worker
+    finally:
+        await worker.stop()
