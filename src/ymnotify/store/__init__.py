@@ -48,7 +48,9 @@ def store_from_url(url: str, *, sqlite_synchronous: str = "full") -> Store:
 
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("the PostgreSQL store is not available in this version yet")
+        from ymnotify.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ConfigError(
         f"unsupported --db URL {url!r}: use sqlite:///PATH or postgresql://user@host/dbname"
     )

@@ -76,6 +76,19 @@ class SqliteStore(Store):
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
 
+    async def migrate(self) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._connect()
+            try:
+                return _migrate(connection)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
+
     async def close(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
@@ -261,8 +274,11 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
     )
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring an empty or older file up to the current schema; refuse a newer one."""
+def _migrate(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Bring an empty or older file up to the current schema; refuse a newer one.
+
+    Returns (version before, version after).
+    """
     scripts = queries.migrations("sqlite")
     latest = scripts[-1][0]
     connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
@@ -284,6 +300,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return current, max(current, latest)
 
 
 def _statements(script: str) -> list[str]:
