@@ -41,7 +41,6 @@ async def test_unreachable_server_is_a_store_error() -> None:
 
 async def test_terminated_connections_fail_then_recover(postgres_url: str) -> None:
 
-
     store = PostgresStore(postgres_url, max_connections=2, acquire_timeout=2)
     await store.open()
     try:
