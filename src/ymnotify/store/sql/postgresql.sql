@@ -53,3 +53,20 @@ FROM notifications;
 
 -- name: last_ping
 SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- name: count_pending
+SELECT count(*) AS n FROM notifications WHERE status = 'pending';
+
+-- name: oldest_pending
+SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 1;
+
+-- name: count_quarantined
+SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: counts_over_time
+SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
+       coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications
+WHERE received_at >= %(since)s AND received_at < %(until)s
+GROUP BY bucket, notification_type
+ORDER BY bucket, notification_type;

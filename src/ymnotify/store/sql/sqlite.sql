@@ -54,3 +54,21 @@ FROM notifications;
 
 -- name: last_ping
 SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- name: count_pending
+SELECT count(*) AS n FROM notifications WHERE status = 'pending';
+
+-- name: oldest_pending
+SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 1;
+
+-- name: count_quarantined
+SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: counts_over_time
+-- Whole seconds cut from the text: SQLite's date functions would round .9995 s up.
+SELECT (unixepoch(substr(received_at, 1, 19)) - :since_epoch) / :bucket AS bucket,
+       coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications
+WHERE received_at >= :since AND received_at < :until
+GROUP BY bucket, notification_type
+ORDER BY bucket, notification_type;
