@@ -1,4 +1,7 @@
-"""One headless Chromium per test session, driven by Playwright (Debian's package, no download).
+"""One headless Chromium per test module, driven by Playwright (Debian's package, no download).
+
+Per module, not per session: while sync Playwright runs, its event loop counts as running in
+this thread, so it must be gone before the next module's async tests start.
 
 Without /usr/bin/chromium the browser tests skip with the reason; under ``CI=true`` they fail
 instead, since a skip there would hide a broken set-up (``.ci/run`` installs it).
@@ -23,7 +26,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing (apt-get install chromium)"
