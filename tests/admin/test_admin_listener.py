@@ -260,3 +260,17 @@ def test_no_admin_starts_only_the_receiver(tmp_path: Path) -> None:
     finally:
         assert running.stop() == 0
     assert not any("admin listening" in line for line in running.output)
+
+
+def test_test_servers_never_collide_on_the_default_admin_port(tmp_path: Path) -> None:
+    started = [
+        start_server(["serve", "--port", "0", "--db", f"sqlite:///{tmp_path / f'{n}.db'}"])
+        for n in range(2)
+    ]
+    try:
+        urls = {admin_url(running) for running in started}
+        assert len(urls) == 2
+        assert not any(url.endswith(":8081") for url in urls)
+    finally:
+        for running in started:
+            assert running.stop() == 0
