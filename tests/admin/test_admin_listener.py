@@ -46,6 +46,8 @@ def receiver(tmp_path: Path) -> Iterator[tuple[RunningServer, str]]:
             "--no-market-ranges",
             "--allow-network",
             "127.0.0.2/32",
+            "--max-body",
+            "64KiB",
         ],
         env={"YMNOTIFY_ADMIN_TOKEN": TOKEN},
     )
@@ -127,6 +129,7 @@ def test_metrics_count_what_was_posted(receiver: tuple[RunningServer, str]) -> N
         assert market.post(url, content=b'{"notificationType": "ORDER_CREATED"}').status_code == 400
         new_type = {"notificationType": "SOMETHING_NEW", "id": 1}
         assert market.post(url, json=new_type).status_code == 200
+        assert market.post(url, content=b" " * 100_000).status_code == 413
     assert httpx.post(url, json={"notificationType": "PING"}).status_code == 403  # 127.0.0.1
     after = time.time()
 
@@ -148,6 +151,7 @@ def test_metrics_count_what_was_posted(receiver: tuple[RunningServer, str]) -> N
         ("ORDER_CREATED", "quarantined"): 1,
         ("other", "accepted"): 1,
         ("none", "refused"): 1,
+        ("none", "rejected"): 1,
     }
     counts = {
         s.labels["outcome"]: s.value
@@ -160,6 +164,7 @@ def test_metrics_count_what_was_posted(receiver: tuple[RunningServer, str]) -> N
         "duplicate": 1,
         "quarantined": 1,
         "refused": 1,
+        "rejected": 1,
     }
 
     def gauge(name: str) -> float:
