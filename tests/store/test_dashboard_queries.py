@@ -18,7 +18,14 @@ import pytest
 
 from ymnotify.protocol import parse_body, wire
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
-from ymnotify.store import NotificationFilter, NotificationStatus, Store, TypeCount, store_from_url
+from ymnotify.store import (
+    NotificationFilter,
+    NotificationStatus,
+    PingRecord,
+    Store,
+    TypeCount,
+    store_from_url,
+)
 from ymnotify.store.base import Incoming
 
 T0 = datetime(2026, 9, 20, 9, 0, 0, tzinfo=UTC)
@@ -150,20 +157,29 @@ async def test_backlog_counts_pending_and_quarantined(any_store: Store) -> None:
     assert backlog.quarantined == 1
 
 
-async def test_last_ping_is_recorded_without_waiting(any_store: Store) -> None:
+async def written_pings(store: Store, count: int) -> PingRecord:
+    """The last PING once ``count`` were written (they are written behind the answer)."""
+    deadline = time.monotonic() + 5
+    ping = await store.last_ping()
+    while (ping is None or ping.count < count) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        ping = await store.last_ping()
+    assert ping is not None
+    return ping
+
+
+async def test_last_ping_is_recorded_without_waiting_and_the_latest_wins(any_store: Store) -> None:
     assert await any_store.last_ping() is None
     any_store.record_ping("127.0.0.9", T0)
     any_store.record_ping("127.0.0.10", T0 + timedelta(seconds=5))
-    deadline = time.monotonic() + 5
-    ping = await any_store.last_ping()
-    while (ping is None or ping.count < 2) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)  # PINGs are written behind the answer, by design
-        ping = await any_store.last_ping()
-    assert ping is not None
+    ping = await written_pings(any_store, 2)
+    assert (ping.received_at, ping.source) == (T0 + timedelta(seconds=5), "127.0.0.10")
+    any_store.record_ping("127.0.0.11", T0 + timedelta(seconds=1))  # an earlier one, noted late
+    ping = await written_pings(any_store, 3)
     assert (ping.received_at, ping.source, ping.count) == (
         T0 + timedelta(seconds=5),
         "127.0.0.10",
-        2,
+        3,
     )
 
 

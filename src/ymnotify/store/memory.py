@@ -105,8 +105,12 @@ class MemoryStore(Store):
         return stale
 
     def record_ping(self, source: str, received_at: datetime) -> None:
-        count = 1 if self._ping is None else self._ping.count + 1
-        self._ping = PingRecord(received_at, source, count)
+        if self._ping is None:
+            self._ping = PingRecord(received_at, source, 1)
+        elif received_at >= self._ping.received_at:
+            self._ping = PingRecord(received_at, source, self._ping.count + 1)
+        else:  # an earlier PING noted late: counted, but the later one stays the last
+            self._ping = replace(self._ping, count=self._ping.count + 1)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
         await self.check()

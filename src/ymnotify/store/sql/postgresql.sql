@@ -27,10 +27,13 @@ RETURNING notification_id;
 UPDATE notifications SET stale = TRUE WHERE id = %(id)s;
 
 -- name: record_ping
+-- PINGs are written by concurrent background tasks: the later receive time wins, whatever
+-- order the writes commit in.
 INSERT INTO last_ping (id, received_at, source, count) VALUES (1, %(received_at)s, %(source)s, 1)
 ON CONFLICT (id) DO UPDATE SET
-    received_at = excluded.received_at,
-    source = excluded.source,
+    received_at = greatest(last_ping.received_at, excluded.received_at),
+    source = CASE WHEN excluded.received_at >= last_ping.received_at
+                  THEN excluded.source ELSE last_ping.source END,
     count = last_ping.count + 1;
 
 -- name: get_notification

@@ -28,10 +28,11 @@ ON CONFLICT (entity, slot) DO UPDATE SET
 UPDATE notifications SET stale = 1 WHERE id = :id;
 
 -- name: record_ping
+-- The later receive time wins, as in PostgreSQL (where PINGs commit in any order).
 INSERT INTO last_ping (id, received_at, source, count) VALUES (1, :received_at, :source, 1)
 ON CONFLICT (id) DO UPDATE SET
-    received_at = excluded.received_at,
-    source = excluded.source,
+    received_at = max(received_at, excluded.received_at),
+    source = CASE WHEN excluded.received_at >= received_at THEN excluded.source ELSE source END,
     count = count + 1;
 
 -- name: get_notification
