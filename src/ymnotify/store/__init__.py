@@ -5,6 +5,7 @@ from __future__ import annotations
 from ymnotify.errors import ConfigError
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -13,6 +14,7 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
 )
 
 DEFAULT_DB_URL = "sqlite:///./ymnotify.db"
@@ -21,6 +23,7 @@ __all__ = [
     "DEFAULT_DB_TIMEOUT",
     "DEFAULT_DB_URL",
     "Accepted",
+    "Backlog",
     "EntityState",
     "InboxStats",
     "Incoming",
@@ -29,6 +32,7 @@ __all__ = [
     "PingRecord",
     "Store",
     "StoredNotification",
+    "TypeCount",
     "store_from_url",
 ]
 

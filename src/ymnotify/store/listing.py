@@ -13,8 +13,13 @@ def listing_sql(
     *,
     placeholder: Callable[[str], str],
     encode_time: Callable[[Any], Any],
+    body_contains: str,
 ) -> tuple[str, dict[str, Any]]:
-    """``SELECT`` text and parameters; ``placeholder("x")`` is the dialect's ``:x``/``%(x)s``."""
+    """``SELECT`` text and parameters; ``placeholder("x")`` is the dialect's ``:x``/``%(x)s``.
+
+    ``body_contains`` is the dialect's byte-substring test with ``{}`` for the needle, e.g.
+    ``instr(body, {}) > 0``. It scans bodies, newest first, and stops at ``limit`` matches.
+    """
     clauses: list[str] = []
     params: dict[str, Any] = {"limit": query.limit}
 
@@ -34,6 +39,8 @@ def listing_sql(
         where("received_at < {}", "until", encode_time(query.received_until))
     if query.before_id is not None:
         where("id < {}", "before_id", query.before_id)
+    if query.body_contains:
+        where(body_contains, "body_contains", query.body_contains)
     if query.ids:
         names = [f"id{index}" for index in range(len(query.ids))]
         clauses.append(f"id IN ({', '.join(placeholder(name) for name in names)})")

@@ -17,7 +17,7 @@ import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -28,6 +28,7 @@ from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -36,6 +37,8 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
 )
 from ymnotify.store.listing import listing_sql
 
@@ -177,7 +180,10 @@ class PostgresStore(Store):
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
         sql, params = listing_sql(
-            query, placeholder=lambda name: f"%({name})s", encode_time=lambda moment: moment
+            query,
+            placeholder=lambda name: f"%({name})s",
+            encode_time=lambda moment: moment,
+            body_contains="position({} IN body) > 0",  # bytes → bytea: a byte-wise search
         )
         return [_notification_from_row(row) for row in await self._fetch(sql, params)]
 
@@ -224,6 +230,40 @@ class PostgresStore(Store):
             )
 
         return await self._transaction(gather)
+
+    async def backlog(self) -> Backlog:
+        async def gather(connection: Connection) -> Backlog:
+            pending = await (await connection.execute(SQL["count_pending"])).fetchone()
+            oldest = await (await connection.execute(SQL["oldest_pending"])).fetchone()
+            quarantined = await (await connection.execute(SQL["count_quarantined"])).fetchone()
+            assert pending is not None
+            assert quarantined is not None
+            return Backlog(
+                pending=pending["n"],
+                oldest_pending_at=None if oldest is None else oldest["received_at"],
+                quarantined=quarantined["n"],
+            )
+
+        return await self._transaction(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        rows = await self._fetch(SQL["last_ping"], {})
+        if not rows:
+            return None
+        return PingRecord(rows[0]["received_at"], rows[0]["source"], rows[0]["count"])
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        rows = await self._fetch(
+            SQL["counts_over_time"], {"since": since, "until": until, "bucket": bucket_seconds}
+        )
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * row["bucket"], row["notification_type"], row["n"])
+            for row in rows
+        ]
 
 
 async def _configure(connection: Connection) -> None:

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -21,6 +21,7 @@ from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -29,6 +30,8 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
     parse_utc_text,
     utc_text,
 )
@@ -149,7 +152,12 @@ class SqliteStore(Store):
         return await asyncio.to_thread(run)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
-        sql, params = listing_sql(query, placeholder=lambda name: f":{name}", encode_time=utc_text)
+        sql, params = listing_sql(
+            query,
+            placeholder=lambda name: f":{name}",
+            encode_time=utc_text,
+            body_contains="instr(body, {}) > 0",  # a BLOB needle: instr compares bytes
+        )
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [_notification_from_row(row) for row in rows]
 
@@ -186,15 +194,44 @@ class SqliteStore(Store):
                 by_type=by_type,
                 duplicates=totals["duplicates"],
                 stale=totals["stale"],
-                last_ping=None
-                if ping is None
-                else PingRecord(parse_utc_text(ping["received_at"]), ping["source"], ping["count"]),
+                last_ping=None if ping is None else _ping_from_row(ping),
                 last_received_at=None
                 if totals["last_received_at"] is None
                 else parse_utc_text(totals["last_received_at"]),
             )
 
         return await self._read(gather)
+
+    async def backlog(self) -> Backlog:
+        def gather(c: sqlite3.Connection) -> Backlog:
+            oldest = c.execute(SQL["oldest_pending"]).fetchone()
+            return Backlog(
+                pending=c.execute(SQL["count_pending"]).fetchone()["n"],
+                oldest_pending_at=None if oldest is None else parse_utc_text(oldest[0]),
+                quarantined=c.execute(SQL["count_quarantined"]).fetchone()["n"],
+            )
+
+        return await self._read(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
+        return None if row is None else _ping_from_row(row)
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        params = {
+            "since": utc_text(since),
+            "until": utc_text(until),
+            "since_epoch": int(since.timestamp()),
+            "bucket": bucket_seconds,
+        }
+        rows = await self._read(lambda c: c.execute(SQL["counts_over_time"], params).fetchall())
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
+        ]
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
@@ -253,6 +290,10 @@ def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notificatio
     if stale:
         connection.execute(SQL["mark_stale"], {"id": notification_id})
     return stale
+
+
+def _ping_from_row(row: sqlite3.Row) -> PingRecord:
+    return PingRecord(parse_utc_text(row["received_at"]), row["source"], row["count"])
 
 
 def _notification_from_row(row: sqlite3.Row) -> StoredNotification:

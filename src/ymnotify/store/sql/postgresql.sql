@@ -27,10 +27,13 @@ RETURNING notification_id;
 UPDATE notifications SET stale = TRUE WHERE id = %(id)s;
 
 -- name: record_ping
+-- PINGs are written by concurrent background tasks: the later receive time wins, whatever
+-- order the writes commit in.
 INSERT INTO last_ping (id, received_at, source, count) VALUES (1, %(received_at)s, %(source)s, 1)
 ON CONFLICT (id) DO UPDATE SET
-    received_at = excluded.received_at,
-    source = excluded.source,
+    received_at = greatest(last_ping.received_at, excluded.received_at),
+    source = CASE WHEN excluded.received_at >= last_ping.received_at
+                  THEN excluded.source ELSE last_ping.source END,
     count = last_ping.count + 1;
 
 -- name: get_notification
@@ -53,3 +56,20 @@ FROM notifications;
 
 -- name: last_ping
 SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- name: count_pending
+SELECT count(*) AS n FROM notifications WHERE status = 'pending';
+
+-- name: oldest_pending
+SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 1;
+
+-- name: count_quarantined
+SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: counts_over_time
+SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
+       coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications
+WHERE received_at >= %(since)s AND received_at < %(until)s
+GROUP BY bucket, notification_type
+ORDER BY bucket, notification_type;
