@@ -15,6 +15,10 @@ from pathlib import Path
 _LISTENING = re.compile(r"listening on (\S+)")
 _WORKER_RUNNING = re.compile(r"ymnotify worker (\S+) running")
 YMNOTIFY = [sys.executable, "-m", "ymnotify"]
+# `serve` also opens an admin listener, on port 8081 unless told otherwise: in tests it takes a
+# free port, so servers of concurrent tests (and a developer's own receiver) never collide.
+# A test that cares passes --admin-port or --no-admin, which win over the environment.
+_TEST_DEFAULTS = {"YMNOTIFY_ADMIN_PORT": "0"}
 
 
 class RunningServer:
@@ -87,7 +91,7 @@ def _start(
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
     )
     assert process.stderr is not None
     deadline = time.monotonic() + timeout
@@ -120,7 +124,7 @@ def run_cli(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,
     )

@@ -13,17 +13,23 @@ from typing import Any
 import pytest
 
 from ymnotify.protocol import parse_body
-from ymnotify.store import Store
+from ymnotify.store import Store, store_from_url
 from ymnotify.store.base import Incoming
-from ymnotify.store.memory import MemoryStore
-from ymnotify.store.sqlite import SqliteStore
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store = (
-        SqliteStore(tmp_path / "dispatch.db") if request.param == "sqlite" else (MemoryStore())
-    )
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each backend's empty store (sync: the PostgreSQL template is built with its own loop)."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'dispatch.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = store_from_url(store_url)
     async with opened:
         yield opened
 

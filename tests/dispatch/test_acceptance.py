@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 from tests.dispatch.apps import SPOOL_ENV, records
 from tests.dispatch.conftest import accept
 from tests.processes import RunningServer, run_cli, start_server, start_worker
 from ymnotify.protocol.samples import sample
-from ymnotify.store import NotificationFilter, NotificationStatus, Store
+from ymnotify.store import NotificationFilter, NotificationStatus, Store, store_from_url
 from ymnotify.store.base import AttemptOutcome, Incoming, JobPlan, JobRecord, JobStatus
-from ymnotify.store.sqlite import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -35,16 +35,15 @@ FAST_FLAGS = ["--poll-interval", "50ms", "--shutdown-grace", "200ms"]
 class Scene:
     """A store file and a spool directory shared by the test and the processes it starts."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.path = tmp_path / "inbox.db"
-        self.db = f"sqlite:///{self.path}"
+    def __init__(self, tmp_path: Path, db: str | None = None) -> None:
+        self.db = db or f"sqlite:///{tmp_path / 'inbox.db'}"
         self.spool = tmp_path / "spool"
         self.spool.mkdir()
         self.env = {SPOOL_ENV: str(self.spool)}
 
     def with_store(self, work: Callable[[Store], Awaitable[T]]) -> T:
         async def run() -> T:
-            async with SqliteStore(self.path) as store:
+            async with store_from_url(self.db) as store:
                 return await work(store)
 
         return asyncio.run(run())
@@ -196,10 +195,18 @@ def test_an_always_failing_handler_is_dead_lettered_shown_and_replayed(tmp_path:
     assert [r["attempt"] for r in records(scene.spool)] == [1, 2, 3, 1]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store several processes share: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'inbox.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 def test_a_killed_worker_loses_nothing_its_jobs_run_again_after_the_lease(
-    tmp_path: Path,
+    tmp_path: Path, shared_db: str
 ) -> None:
-    scene = Scene(tmp_path)
+    scene = Scene(tmp_path, shared_db)
     ids = scene.accept(order_created(1), order_created(2), order_created(3))
     first = scene.worker("tests.dispatch.apps:gated", "--workers", "3", "--lease", "1s")
     try:

@@ -1,13 +1,14 @@
 """The job contract of every store backend: planning, lanes, leases, retries, dead letters, replay.
 
-Each test runs against every backend (``backend`` fixture); a PostgreSQL backend joins by adding
-a parameter that opens one. Times are explicit arguments, so no test sleeps.
+Each test runs against memory, SQLite and PostgreSQL (a fresh database per test, see
+``tests/postgres.py``). Times are explicit arguments, so no test sleeps.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from ymnotify.errors import NotFound
 from ymnotify.protocol import parse_body, wire
 from ymnotify.protocol.samples import sample
-from ymnotify.store import NotificationFilter, NotificationStatus, Store, queries
+from ymnotify.store import NotificationFilter, NotificationStatus, Store, queries, store_from_url
 from ymnotify.store.base import (
     AttemptOutcome,
     Classification,
@@ -26,7 +27,6 @@ from ymnotify.store.base import (
     JobPlan,
     JobStatus,
 )
-from ymnotify.store.memory import MemoryStore
 from ymnotify.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 9, 20, 9, 0, tzinfo=UTC)
@@ -38,13 +38,19 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    backends: dict[str, Callable[[], Store]] = {
-        "sqlite": lambda: SqliteStore(tmp_path / "jobs.db"),
-        "memory": MemoryStore,
-    }
-    opened = backends[request.param]()
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+def job_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where each backend's empty store lives (sync: the PostgreSQL template has its own loop)."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jobs.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def store(job_store_url: str) -> AsyncIterator[Store]:
+    opened = store_from_url(job_store_url)
     async with opened:
         yield opened
 
@@ -410,17 +416,45 @@ async def test_listeners_hear_of_new_and_unblocked_work(store: Store) -> None:
     assert heard == []
 
 
-async def test_two_sqlite_stores_on_one_file_never_claim_the_same_job(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    async with SqliteStore(path) as one, SqliteStore(path) as two:
-        for order in range(20):
-            await accept(one, order_status(order, "PROCESSING", 1))
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database several processes can share."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def test_racing_claimers_never_share_a_job_nor_a_lane(shared_url: str) -> None:
+    async with store_from_url(shared_url) as one, store_from_url(shared_url) as two:
+        for step in range(4):  # 6 orders x 4 notifications: 6 lanes of 4 jobs
+            for order in range(6):
+                await accept(one, order_status(order, f"S{step}", step))
         await plan_all(two, ("shop.save",))
-        first = await one.claim_jobs("a", ["shop.save"], 12, now=T0, lease_until=at(30))
-        second = await two.claim_jobs("b", ["shop.save"], 12, now=T0, lease_until=at(30))
-        assert len(first) == 12
-        assert len(second) == 8
-        assert not {j.id for j in first} & {j.id for j in second}
+        order_of = {
+            row.id: row.entity or ""
+            for row in await one.list_notifications(NotificationFilter(limit=100))
+        }
+        ran: dict[str, list[int]] = {}
+        for round_number in range(40):
+            now = at(round_number)
+            batches = await asyncio.gather(
+                one.claim_jobs("a", ["shop.save"], 4, now, now + LEASE),
+                two.claim_jobs("b", ["shop.save"], 4, now, now + LEASE),
+            )
+            claimed = [
+                (job, worker) for batch, worker in zip(batches, "ab", strict=True) for job in batch
+            ]
+            if not claimed and sum(map(len, ran.values())) == 24:
+                break
+            entities = [order_of[job.notification.id] for job, _ in claimed]
+            assert len(set(entities)) == len(entities), "two jobs of one lane ran at once"
+            assert len({job.id for job, _ in claimed}) == len(claimed)
+            for job, worker in claimed:
+                ran.setdefault(order_of[job.notification.id], []).append(job.notification.id)
+                store = one if worker == "a" else two
+                assert await store.complete_job(job.id, worker, now, AttemptOutcome.DONE)
+        assert sorted(map(len, ran.values())) == [4] * 6  # every job ran exactly once
+        assert all(ids == sorted(ids) for ids in ran.values())  # in arrival order per lane
 
 
 async def test_a_store_from_before_jobs_migrates_and_its_pending_rows_get_planned(

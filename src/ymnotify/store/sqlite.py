@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -24,6 +24,7 @@ from ymnotify.store.base import (
     Accepted,
     AttemptOutcome,
     AttemptRecord,
+    Backlog,
     ClaimedJob,
     Classification,
     EntityState,
@@ -38,12 +39,15 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
     derive_status,
     lost_attempt_error,
     parse_utc_text,
     utc_text,
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.listing import listing_sql
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
@@ -86,6 +90,19 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
+
+    async def migrate(self) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._connect()
+            try:
+                return _migrate(connection)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -152,7 +169,12 @@ class SqliteStore(Store):
         return await asyncio.to_thread(run)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
-        sql, params = _listing_sql(query)
+        sql, params = listing_sql(
+            query,
+            placeholder=lambda name: f":{name}",
+            encode_time=utc_text,
+            body_contains="instr(body, {}) > 0",  # a BLOB needle: instr compares bytes
+        )
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [_notification_from_row(row) for row in rows]
 
@@ -189,9 +211,7 @@ class SqliteStore(Store):
                 by_type=by_type,
                 duplicates=totals["duplicates"],
                 stale=totals["stale"],
-                last_ping=None
-                if ping is None
-                else PingRecord(parse_utc_text(ping["received_at"]), ping["source"], ping["count"]),
+                last_ping=None if ping is None else _ping_from_row(ping),
                 last_received_at=None
                 if totals["last_received_at"] is None
                 else parse_utc_text(totals["last_received_at"]),
@@ -331,6 +351,37 @@ class SqliteStore(Store):
                 raise NotFound(f"notification {notification_id} is not quarantined")
 
         await self._write(update)
+
+    async def backlog(self) -> Backlog:
+        def gather(c: sqlite3.Connection) -> Backlog:
+            oldest = c.execute(SQL["oldest_pending"]).fetchone()
+            return Backlog(
+                pending=c.execute(SQL["count_pending"]).fetchone()["n"],
+                oldest_pending_at=None if oldest is None else parse_utc_text(oldest[0]),
+                quarantined=c.execute(SQL["count_quarantined"]).fetchone()["n"],
+            )
+
+        return await self._read(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
+        return None if row is None else _ping_from_row(row)
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        params = {
+            "since": utc_text(since),
+            "until": utc_text(until),
+            "since_epoch": int(since.timestamp()),
+            "bucket": bucket_seconds,
+        }
+        rows = await self._read(lambda c: c.execute(SQL["counts_over_time"], params).fetchall())
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
+        ]
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
@@ -601,34 +652,8 @@ def _optional_time(text: str | None) -> datetime | None:
     return None if text is None else parse_utc_text(text)
 
 
-def _listing_sql(query: NotificationFilter) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit}
-    if query.notification_type is not None:
-        clauses.append("notification_type = :notification_type")
-        params["notification_type"] = query.notification_type
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.entity is not None:
-        clauses.append("entity = :entity")
-        params["entity"] = query.entity
-    if query.received_since is not None:
-        clauses.append("received_at >= :since")
-        params["since"] = utc_text(query.received_since)
-    if query.received_until is not None:
-        clauses.append("received_at < :until")
-        params["until"] = utc_text(query.received_until)
-    if query.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = query.before_id
-    if query.ids:
-        names = [f":id{index}" for index in range(len(query.ids))]
-        clauses.append(f"id IN ({', '.join(names)})")
-        params.update({name[1:]: value for name, value in zip(names, query.ids, strict=True)})
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "DESC" if query.newest_first else "ASC"
-    return f"SELECT * FROM notifications {where} ORDER BY id {order} LIMIT :limit", params
+def _ping_from_row(row: sqlite3.Row) -> PingRecord:
+    return PingRecord(parse_utc_text(row["received_at"]), row["source"], row["count"])
 
 
 def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
@@ -650,8 +675,11 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
     )
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring an empty or older file up to the current schema; refuse a newer one."""
+def _migrate(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Bring an empty or older file up to the current schema; refuse a newer one.
+
+    Returns (version before, version after).
+    """
     scripts = queries.migrations("sqlite")
     latest = scripts[-1][0]
     connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
@@ -673,6 +701,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return current, max(current, latest)
 
 
 def _statements(script: str) -> list[str]:

@@ -1,0 +1,686 @@
+"""The PostgreSQL store: many receivers and workers on many machines share one database.
+
+psycopg 3 with an async connection pool. Each accept is one transaction with
+``synchronous_commit = on`` (forced per connection, whatever the server's default), so a 200 is
+sent only after the commit is flushed; PostgreSQL itself batches concurrent commits into shared
+WAL flushes, so no group-commit layer is needed here. When the database goes away, operations
+raise ``StoreUnavailable`` (the receiver answers 500) and the pool reconnects by itself.
+
+The schema is never changed implicitly: ``open`` refuses a database that is behind and asks
+for ``ymnotify db migrate``, so that upgrading many processes is a deliberate step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ymnotify.errors import NotFound, SchemaMismatch, StoreUnavailable
+from ymnotify.protocol.models import StateChange
+from ymnotify.store import queries
+from ymnotify.store.base import (
+    Accepted,
+    AttemptOutcome,
+    AttemptRecord,
+    Backlog,
+    ClaimedJob,
+    Classification,
+    EntityState,
+    InboxStats,
+    Incoming,
+    JobFailure,
+    JobPlan,
+    JobRecord,
+    JobStatus,
+    NotificationFilter,
+    NotificationStatus,
+    PingRecord,
+    Store,
+    StoredNotification,
+    TypeCount,
+    check_buckets,
+    derive_status,
+    lost_attempt_error,
+)
+from ymnotify.store.listing import listing_sql
+
+T = TypeVar("T")
+SQL = queries.load("postgresql")
+Connection = psycopg.AsyncConnection[dict[str, Any]]
+
+# Serialises migrations of concurrent `db migrate` runs (an arbitrary, fixed lock id).
+_MIGRATION_LOCK = 7_276_105_111_116
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+class PostgresStore(Store):
+    """A store in a PostgreSQL database, given as a ``postgresql://`` URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_connections: int = 1,
+        max_connections: int = 10,
+        acquire_timeout: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.acquire_timeout = acquire_timeout
+        self._pool = AsyncConnectionPool(
+            url,
+            min_size=min_connections,
+            max_size=max_connections,
+            open=False,
+            kwargs={"row_factory": dict_row, "connect_timeout": max(2, int(acquire_timeout))},
+            configure=_configure,
+            check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=0,  # keep trying for ever: the database may come back
+        )
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._open_pool()
+        current, latest = await self.schema_versions()
+        if current != latest:
+            await self._pool.close()
+            relation = "behind" if current < latest else "ahead of this ymnotify"
+            raise SchemaMismatch(
+                f"PostgreSQL schema is at version {current}, {relation} (this ymnotify needs"
+                f" {latest}); run: ymnotify db migrate --db {_redacted(self.url)}",
+                found=current,
+                expected=latest,
+            )
+
+    async def _open_pool(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=self.acquire_timeout)
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"cannot connect to PostgreSQL at {_redacted(self.url)} within"
+                f" {self.acquire_timeout:g}s"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._pool.close()
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply pending migrations; return (version before, version after)."""
+        if self._pool.closed:
+            await self._open_pool()
+        scripts = queries.migrations("postgresql")
+
+        async def apply(connection: Connection) -> tuple[int, int]:
+            await connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await _ensure_version_table(connection)
+            before = await _schema_version(connection)
+            for version, script in scripts:
+                if version > before:
+                    await connection.execute(script.encode())
+                    await connection.execute("UPDATE ymnotify_schema SET version = %s", (version,))
+            return before, max(before, scripts[-1][0])
+
+        return await self._transaction(apply)
+
+    async def schema_versions(self) -> tuple[int, int]:
+        """(the database's schema version, the version this ymnotify needs)."""
+
+        async def read(connection: Connection) -> int:
+            await _ensure_version_table(connection)
+            return await _schema_version(connection)
+
+        return await self._transaction(read), queries.migrations("postgresql")[-1][0]
+
+    async def check(self) -> None:
+        await self._transaction(lambda c: c.execute("SELECT 1"))
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _transaction(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction; translate every database failure."""
+        try:
+            async with (
+                self._pool.connection(timeout=self.acquire_timeout) as connection,
+                connection.transaction(),
+            ):
+                return await work(connection)
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"no PostgreSQL connection within {self.acquire_timeout:g}s"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL failed: {exc}") from exc
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def accept(self, incoming: Incoming) -> Accepted:
+        accepted = await self._transaction(lambda c: _accept(c, incoming))
+        self._work_arrived()
+        return accepted
+
+    def record_ping(self, source: str, received_at: datetime) -> None:
+        params = {"source": source, "received_at": received_at}
+
+        async def write() -> None:
+            # On failure only "last PING seen" is lost; the PING itself was already answered.
+            with contextlib.suppress(StoreUnavailable):
+                await self._transaction(lambda c: c.execute(SQL["record_ping"], params))
+
+        task = asyncio.create_task(write())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async def run(connection: Connection) -> list[dict[str, Any]]:
+            cursor = await connection.execute(sql, params)
+            return await cursor.fetchall()
+
+        return await self._transaction(run)
+
+    async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
+        sql, params = listing_sql(
+            query,
+            placeholder=lambda name: f"%({name})s",
+            encode_time=lambda moment: moment,
+            body_contains="position({} IN body) > 0",  # bytes → bytea: a byte-wise search
+        )
+        return [_notification_from_row(row) for row in await self._fetch(sql, params)]
+
+    async def get_notification(self, notification_id: int) -> StoredNotification | None:
+        rows = await self._fetch(SQL["get_notification"], {"id": notification_id})
+        return _notification_from_row(rows[0]) if rows else None
+
+    async def entity_states(self, entity: str) -> list[EntityState]:
+        rows = await self._fetch(SQL["entity_states"], {"entity": entity})
+        return [
+            EntityState(
+                entity=row["entity"],
+                slot=row["slot"],
+                value=json.loads(row["value"]),
+                event_time=row["event_time"],
+                notification_id=row["notification_id"],
+            )
+            for row in rows
+        ]
+
+    async def stats(self) -> InboxStats:
+        async def gather(connection: Connection) -> InboxStats:
+            by_status = {
+                row["status"]: row["n"]
+                for row in await (await connection.execute(SQL["count_by_status"])).fetchall()
+            }
+            by_type = {
+                row["notification_type"]: row["n"]
+                for row in await (await connection.execute(SQL["count_by_type"])).fetchall()
+            }
+            totals = await (await connection.execute(SQL["totals"])).fetchone()
+            ping = await (await connection.execute(SQL["last_ping"])).fetchone()
+            assert totals is not None
+            return InboxStats(
+                total=totals["total"],
+                by_status=by_status,
+                by_type=by_type,
+                duplicates=int(totals["duplicates"]),
+                stale=totals["stale"],
+                last_ping=None
+                if ping is None
+                else PingRecord(ping["received_at"], ping["source"], ping["count"]),
+                last_received_at=totals["last_received_at"],
+            )
+
+        return await self._transaction(gather)
+
+    async def backlog(self) -> Backlog:
+        async def gather(connection: Connection) -> Backlog:
+            pending = await (await connection.execute(SQL["count_pending"])).fetchone()
+            oldest = await (await connection.execute(SQL["oldest_pending"])).fetchone()
+            quarantined = await (await connection.execute(SQL["count_quarantined"])).fetchone()
+            assert pending is not None
+            assert quarantined is not None
+            return Backlog(
+                pending=pending["n"],
+                oldest_pending_at=None if oldest is None else oldest["received_at"],
+                quarantined=quarantined["n"],
+            )
+
+        return await self._transaction(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        rows = await self._fetch(SQL["last_ping"], {})
+        if not rows:
+            return None
+        return PingRecord(rows[0]["received_at"], rows[0]["source"], rows[0]["count"])
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        rows = await self._fetch(
+            SQL["counts_over_time"], {"since": since, "until": until, "bucket": bucket_seconds}
+        )
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * row["bucket"], row["notification_type"], row["n"])
+            for row in rows
+        ]
+
+    # -- jobs ----------------------------------------------------------------------------------
+    # Workers of many processes claim at once: claims lock the rows they take and skip rows
+    # others are taking; a notification's status is derived only under its row lock.
+
+    async def unplanned(self, limit: int) -> list[StoredNotification]:
+        rows = await self._fetch(SQL["unplanned"], {"limit": limit})
+        return [_notification_from_row(row) for row in rows]
+
+    async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
+        if plans:
+            await self._transaction(lambda c: _plan_jobs(c, plans, now))
+            self._work_arrived()
+
+    async def claim_jobs(
+        self,
+        worker: str,
+        handlers: Collection[str],
+        limit: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[ClaimedJob]:
+        if limit < 1 or not handlers:
+            return []
+        params = {
+            "worker": worker,
+            "handlers": sorted(handlers),
+            "limit": limit,
+            "now": now,
+            "until": lease_until,
+        }
+        return await self._transaction(lambda c: _claim_jobs(c, params))
+
+    async def complete_job(
+        self, job_id: int, worker: str, now: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        status = JobStatus.UNHANDLED if outcome is AttemptOutcome.UNHANDLED else JobStatus.DONE
+        params = {"id": job_id, "worker": worker, "now": now, "status": status.value}
+        attempt = {"outcome": outcome.value, "error": None, "traceback": None}
+        done = await self._transaction(lambda c: _end_job(c, "finish_job", params, attempt))
+        if done:
+            self._work_arrived()
+        return done
+
+    async def fail_job(self, job_id: int, worker: str, now: datetime, failure: JobFailure) -> bool:
+        dead = failure.retry_at is None
+        params = {
+            "id": job_id,
+            "worker": worker,
+            "now": now,
+            "status": (JobStatus.DEAD if dead else JobStatus.QUEUED).value,
+            "retry_at": failure.retry_at,
+            "finished_at": now if dead else None,
+            "error": failure.error,
+            "traceback": failure.traceback,
+        }
+        attempt = {
+            "outcome": AttemptOutcome.FAILED.value,
+            "error": failure.error,
+            "traceback": failure.traceback,
+        }
+        failed = await self._transaction(lambda c: _end_job(c, "fail_job", params, attempt))
+        if failed and dead:
+            self._work_arrived()  # a dead job releases its lane
+        return failed
+
+    async def renew_leases(
+        self, worker: str, job_ids: Collection[int], until: datetime
+    ) -> set[int]:
+        if not job_ids:
+            return set()
+        params = {"worker": worker, "until": until, "ids": list(job_ids)}
+        return {row["id"] for row in await self._fetch(SQL["renew_leases"], params)}
+
+    async def release_leases(
+        self, worker: str, now: datetime, job_ids: Collection[int] | None = None
+    ) -> int:
+        chosen = None if job_ids is None else list(job_ids)
+        released = await self._transaction(lambda c: _release(c, worker, now, chosen))
+        if released:
+            self._work_arrived()
+        return released
+
+    async def jobs_for(self, notification_id: int) -> list[JobRecord]:
+        async def gather(
+            connection: Connection,
+        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            key = {"id": notification_id}
+            jobs = await (await connection.execute(SQL["jobs_for"], key)).fetchall()
+            attempts = await (await connection.execute(SQL["attempts_for"], key)).fetchall()
+            return jobs, attempts
+
+        jobs, attempts = await self._transaction(gather)
+        history: dict[int, list[AttemptRecord]] = {}
+        for row in attempts:
+            history.setdefault(row["job_id"], []).append(_attempt_from_row(row))
+        return [_job_from_row(row, history.get(row["id"], [])) for row in jobs]
+
+    async def requeue_dead(self, notification_id: int, now: datetime) -> int:
+        async def requeue(connection: Connection) -> int:
+            await connection.execute(SQL["lock_notification"], {"id": notification_id})
+            cursor = await connection.execute(
+                SQL["requeue_dead"], {"id": notification_id, "now": now}
+            )
+            if cursor.rowcount:
+                await _refresh_status(connection, notification_id)
+            return cursor.rowcount
+
+        count = await self._transaction(requeue)
+        if count:
+            self._work_arrived()
+        return count
+
+    async def replan(self, notification_id: int) -> bool:
+        async def replan(connection: Connection) -> bool:
+            cursor = await connection.execute(SQL["replan"], {"id": notification_id})
+            return cursor.rowcount > 0
+
+        changed = await self._transaction(replan)
+        if changed:
+            self._work_arrived()
+        return changed
+
+    async def requalify(self, notification_id: int, classification: Classification) -> Accepted:
+        accepted = await self._transaction(lambda c: _requalify(c, notification_id, classification))
+        self._work_arrived()
+        return accepted
+
+    async def requarantine(self, notification_id: int, reason: str) -> None:
+        async def update(connection: Connection) -> None:
+            cursor = await connection.execute(
+                SQL["requarantine"], {"id": notification_id, "reason": reason}
+            )
+            if not cursor.rowcount:
+                raise NotFound(f"notification {notification_id} is not quarantined")
+
+        await self._transaction(update)
+
+
+async def _configure(connection: Connection) -> None:
+    # The 200 promise: never acknowledge a commit that is not flushed, whatever the server says.
+    await connection.execute("SET synchronous_commit = on")
+    await connection.commit()
+
+
+async def _ensure_version_table(connection: Connection) -> None:
+    await connection.execute(
+        "CREATE TABLE IF NOT EXISTS ymnotify_schema (version INTEGER NOT NULL)"
+    )
+    await connection.execute(
+        "INSERT INTO ymnotify_schema (version)"
+        " SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ymnotify_schema)"
+    )
+
+
+async def _schema_version(connection: Connection) -> int:
+    row = await (await connection.execute("SELECT version FROM ymnotify_schema")).fetchone()
+    assert row is not None
+    return int(row["version"])
+
+
+async def _accept(connection: Connection, incoming: Incoming) -> Accepted:
+    status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
+    cursor = await connection.execute(
+        SQL["insert_notification"],
+        {
+            "dedup_key": incoming.dedup_key,
+            "notification_type": incoming.notification_type,
+            "status": status.value,
+            "entity": incoming.entity,
+            "event_time": incoming.event_time,
+            "received_at": incoming.received_at,
+            "source": incoming.source,
+            "headers": json.dumps(list(incoming.headers)),
+            "body": incoming.body,
+            "error": incoming.quarantine_reason,
+        },
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    if row["duplicates"]:
+        return Accepted(row["id"], duplicate=True, stale=row["stale"])
+    stale = await _apply_state(connection, incoming.entity, incoming.state_changes, row["id"])
+    return Accepted(row["id"], duplicate=False, stale=stale)
+
+
+async def _apply_state(
+    connection: Connection,
+    entity: str | None,
+    state_changes: Sequence[StateChange],
+    notification_id: int,
+) -> bool:
+    """Record the state a new notification reports; return whether any of it is stale."""
+    stale = False
+    if entity is None:
+        return stale
+    for change in state_changes:
+        # One statement decides and writes: concurrent accepts of one entity cannot both win.
+        written = await connection.execute(
+            SQL["put_entity_state_slot"],
+            {
+                "entity": entity,
+                "slot": change.slot,
+                "value": json.dumps(change.value, sort_keys=True),
+                "event_time": change.at,
+                "notification_id": notification_id,
+            },
+        )
+        if await written.fetchone() is None:
+            stale = True  # a later event time is already recorded; it wins
+    if stale:
+        await connection.execute(SQL["mark_stale"], {"id": notification_id})
+    return stale
+
+
+async def _plan_jobs(connection: Connection, plans: Sequence[JobPlan], now: datetime) -> None:
+    for plan in plans:
+        key = {"id": plan.notification_id}
+        if plan.problem is not None:
+            await connection.execute(SQL["quarantine_unparseable"], {**key, "reason": plan.problem})
+            continue
+        row = await (await connection.execute(SQL["mark_planned"], key)).fetchone()
+        if row is None:
+            continue  # planned already (by another worker), or no longer pending
+        for handler in plan.handlers:
+            await connection.execute(
+                SQL["plan_job"],
+                {
+                    "notification_id": plan.notification_id,
+                    "handler": handler,
+                    "entity": row["entity"],
+                    "now": now,
+                },
+            )
+        await _refresh_status(connection, plan.notification_id)
+
+
+async def _refresh_status(connection: Connection, notification_id: int) -> None:
+    key = {"id": notification_id}
+    notification = await (await connection.execute(SQL["lock_notification"], key)).fetchone()
+    if notification is None or not notification["planned"]:
+        return  # not planned (yet, or again): it stays pending
+    rows = await (await connection.execute(SQL["job_statuses_of_notification"], key)).fetchall()
+    status = derive_status((JobStatus(r["status"]), bool(r["failed"])) for r in rows)
+    await connection.execute(SQL["set_notification_status"], {**key, "status": status.value})
+
+
+async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[ClaimedJob]:
+    now = params["now"]
+    expired = await (await connection.execute(SQL["expired_leases"], {"now": now})).fetchall()
+    for job in sorted(expired, key=lambda j: j["notification_id"]):
+        await connection.execute(
+            SQL["lose_attempt"], {"job_id": job["id"], "now": now, "worker": job["locked_by"]}
+        )
+        await connection.execute(
+            SQL["expire_lease"], {"id": job["id"], "error": lost_attempt_error(job["attempts"])}
+        )
+        await _refresh_status(connection, job["notification_id"])
+    candidates = await (await connection.execute(SQL["claimable_jobs"], params)).fetchall()
+    claimed = []
+    for candidate in candidates:
+        lease = {"id": candidate["id"], "worker": params["worker"], "until": params["until"]}
+        leased = await (await connection.execute(SQL["lease_job"], lease)).fetchone()
+        assert leased is not None  # locked by this transaction since the claim query
+        await connection.execute(
+            SQL["start_attempt"],
+            {
+                "job_id": leased["id"],
+                "attempt": leased["attempts"],
+                "worker": params["worker"],
+                "now": now,
+            },
+        )
+        await _refresh_status(connection, leased["notification_id"])
+        notification = await (
+            await connection.execute(SQL["get_notification"], {"id": leased["notification_id"]})
+        ).fetchone()
+        assert notification is not None
+        claimed.append(
+            ClaimedJob(
+                id=leased["id"],
+                handler=leased["handler"],
+                attempt=leased["attempts"],
+                lease_until=params["until"],
+                notification=_notification_from_row(notification),
+            )
+        )
+    return claimed
+
+
+async def _end_job(
+    connection: Connection, query: str, params: dict[str, Any], attempt: dict[str, Any]
+) -> bool:
+    """Finish (``finish_job``) or fail (``fail_job``) a job ``params["worker"]`` holds."""
+    row = await (await connection.execute(SQL[query], params)).fetchone()
+    if row is None:
+        return False
+    await connection.execute(
+        SQL["finish_attempt"], {"job_id": params["id"], "now": params["now"], **attempt}
+    )
+    await _refresh_status(connection, row["notification_id"])
+    return True
+
+
+async def _release(
+    connection: Connection, worker: str, now: datetime, job_ids: list[int] | None
+) -> int:
+    if job_ids is None:
+        leased = await connection.execute(SQL["jobs_leased_by"], {"worker": worker})
+        job_ids = [row["id"] for row in await leased.fetchall()]
+    released = 0
+    for job_id in job_ids:
+        row = await (
+            await connection.execute(
+                SQL["release_job"], {"id": job_id, "worker": worker, "now": now}
+            )
+        ).fetchone()
+        if row is None:
+            continue
+        await connection.execute(
+            SQL["finish_attempt"],
+            {
+                "job_id": job_id,
+                "now": now,
+                "outcome": AttemptOutcome.RELEASED.value,
+                "error": "released at shutdown; not counted",
+                "traceback": None,
+            },
+        )
+        await _refresh_status(connection, row["notification_id"])
+        released += 1
+    return released
+
+
+async def _requalify(
+    connection: Connection, notification_id: int, classification: Classification
+) -> Accepted:
+    cursor = await connection.execute(
+        SQL["requalify"],
+        {
+            "id": notification_id,
+            "notification_type": classification.notification_type,
+            "entity": classification.entity,
+            "event_time": classification.event_time,
+        },
+    )
+    if not cursor.rowcount:
+        raise NotFound(f"notification {notification_id} is not quarantined")
+    stale = await _apply_state(
+        connection, classification.entity, classification.state_changes, notification_id
+    )
+    return Accepted(notification_id, duplicate=False, stale=stale)
+
+
+def _job_from_row(row: dict[str, Any], history: list[AttemptRecord]) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        notification_id=row["notification_id"],
+        handler=row["handler"],
+        entity=row["entity"],
+        status=JobStatus(row["status"]),
+        attempts=row["attempts"],
+        run_at=row["run_at"],
+        locked_by=row["locked_by"],
+        locked_until=row["locked_until"],
+        finished_at=row["finished_at"],
+        error=row["error"],
+        traceback=row["traceback"],
+        history=tuple(history),
+    )
+
+
+def _attempt_from_row(row: dict[str, Any]) -> AttemptRecord:
+    return AttemptRecord(
+        attempt=row["attempt"],
+        worker=row["worker"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        outcome=None if row["outcome"] is None else AttemptOutcome(row["outcome"]),
+        error=row["error"],
+        traceback=row["traceback"],
+    )
+
+
+def _notification_from_row(row: dict[str, Any]) -> StoredNotification:
+    return StoredNotification(
+        id=row["id"],
+        dedup_key=row["dedup_key"],
+        notification_type=row["notification_type"],
+        status=NotificationStatus(row["status"]),
+        entity=row["entity"],
+        event_time=row["event_time"],
+        stale=row["stale"],
+        duplicates=row["duplicates"],
+        received_at=row["received_at"],
+        last_received_at=row["last_received_at"],
+        source=row["source"],
+        headers=tuple((name, value) for name, value in json.loads(row["headers"])),
+        body=bytes(row["body"]),
+        error=row["error"],
+    )
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)

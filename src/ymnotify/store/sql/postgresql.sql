@@ -1,0 +1,221 @@
+-- Queries of the PostgreSQL store, one named block each, named as in sqlite.sql.
+
+-- name: insert_notification
+INSERT INTO notifications (
+    dedup_key, notification_type, status, entity, event_time, received_at, last_received_at,
+    source, headers, body, error
+) VALUES (
+    %(dedup_key)s, %(notification_type)s, %(status)s, %(entity)s, %(event_time)s,
+    %(received_at)s, %(received_at)s, %(source)s, %(headers)s, %(body)s, %(error)s
+)
+ON CONFLICT (dedup_key) DO UPDATE SET
+    duplicates = notifications.duplicates + 1,
+    last_received_at = excluded.last_received_at
+RETURNING id, duplicates, stale;
+
+-- name: put_entity_state_slot
+INSERT INTO entity_state (entity, slot, value, event_time, notification_id)
+VALUES (%(entity)s, %(slot)s, %(value)s, %(event_time)s, %(notification_id)s)
+ON CONFLICT (entity, slot) DO UPDATE SET
+    value = excluded.value,
+    event_time = excluded.event_time,
+    notification_id = excluded.notification_id
+WHERE entity_state.event_time <= excluded.event_time
+RETURNING notification_id;
+
+-- name: mark_stale
+UPDATE notifications SET stale = TRUE WHERE id = %(id)s;
+
+-- name: record_ping
+-- PINGs are written by concurrent background tasks: the later receive time wins, whatever
+-- order the writes commit in.
+INSERT INTO last_ping (id, received_at, source, count) VALUES (1, %(received_at)s, %(source)s, 1)
+ON CONFLICT (id) DO UPDATE SET
+    received_at = greatest(last_ping.received_at, excluded.received_at),
+    source = CASE WHEN excluded.received_at >= last_ping.received_at
+                  THEN excluded.source ELSE last_ping.source END,
+    count = last_ping.count + 1;
+
+-- name: get_notification
+SELECT * FROM notifications WHERE id = %(id)s;
+
+-- name: entity_states
+SELECT * FROM entity_state WHERE entity = %(entity)s ORDER BY slot;
+
+-- name: count_by_status
+SELECT status, count(*) AS n FROM notifications GROUP BY status;
+
+-- name: count_by_type
+SELECT coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications GROUP BY notification_type;
+
+-- name: totals
+SELECT count(*) AS total, coalesce(sum(duplicates), 0) AS duplicates,
+       count(*) FILTER (WHERE stale) AS stale, max(last_received_at) AS last_received_at
+FROM notifications;
+
+-- name: last_ping
+SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- name: count_pending
+SELECT count(*) AS n FROM notifications WHERE status = 'pending';
+
+-- name: oldest_pending
+SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 1;
+
+-- name: count_quarantined
+SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: counts_over_time
+SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
+       coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications
+WHERE received_at >= %(since)s AND received_at < %(until)s
+GROUP BY bucket, notification_type
+ORDER BY bucket, notification_type;
+
+-- Jobs ------------------------------------------------------------------------------------------
+
+-- name: unplanned
+SELECT * FROM notifications WHERE NOT planned AND status = 'pending' ORDER BY id LIMIT %(limit)s;
+
+-- name: mark_planned
+UPDATE notifications SET planned = TRUE
+WHERE id = %(id)s AND NOT planned AND status = 'pending'
+RETURNING entity;
+
+-- name: quarantine_unparseable
+UPDATE notifications SET status = 'quarantined', planned = TRUE, error = %(reason)s
+WHERE id = %(id)s AND NOT planned AND status = 'pending';
+
+-- name: plan_job
+INSERT INTO jobs (notification_id, handler, entity, status, attempts, run_at, created_at)
+VALUES (%(notification_id)s, %(handler)s, %(entity)s, 'queued', 0, %(now)s, %(now)s)
+ON CONFLICT (notification_id, handler) DO UPDATE SET
+    status = 'queued', attempts = 0, run_at = excluded.run_at, locked_by = NULL,
+    locked_until = NULL, finished_at = NULL, error = NULL, traceback = NULL
+WHERE jobs.status IN ('done', 'unhandled', 'dead');
+
+-- Concurrent transactions finishing jobs of one notification take turns here, so each derives
+-- the status from the others' committed changes.
+-- name: lock_notification
+SELECT planned FROM notifications WHERE id = %(id)s FOR UPDATE;
+
+-- name: job_statuses_of_notification
+SELECT status, error IS NOT NULL AS failed FROM jobs WHERE notification_id = %(id)s;
+
+-- name: set_notification_status
+UPDATE notifications SET status = %(status)s WHERE id = %(id)s;
+
+-- name: expired_leases
+SELECT id, notification_id, attempts, locked_by FROM jobs
+WHERE status = 'running' AND locked_until <= %(now)s
+FOR UPDATE SKIP LOCKED;
+
+-- An expired lease: its worker is gone. The attempt counts; the job is queued again.
+-- name: expire_lease
+UPDATE jobs SET status = 'queued', locked_by = NULL, locked_until = NULL, error = %(error)s
+WHERE id = %(id)s;
+
+-- name: lose_attempt
+UPDATE job_attempts
+SET finished_at = %(now)s, outcome = 'lost',
+    error = 'lease expired: worker ' || %(worker)s || ' stopped renewing it (killed or cut off)'
+WHERE job_id = %(job_id)s AND outcome IS NULL;
+
+-- A queued job is claimable when it is due, when no earlier job of its lane is unfinished, when
+-- no other job of its lane is running, and when no earlier notification of its entity still
+-- waits to be planned. Rows another worker is claiming right now are skipped, not waited for;
+-- while that claim is uncommitted its job still counts as queued, so the lane stays closed.
+-- name: claimable_jobs
+SELECT j.id
+FROM jobs j
+WHERE j.status = 'queued'
+  AND j.run_at <= %(now)s
+  AND j.handler = ANY(%(handlers)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM jobs k
+      WHERE k.handler = j.handler AND k.entity = j.entity AND k.id <> j.id
+        AND ((k.notification_id < j.notification_id AND k.status = 'queued')
+             OR k.status = 'running'))
+  AND NOT EXISTS (
+      SELECT 1 FROM notifications n
+      WHERE n.entity = j.entity AND n.id < j.notification_id
+        AND NOT n.planned AND n.status = 'pending')
+ORDER BY j.notification_id, j.id
+LIMIT %(limit)s
+FOR UPDATE OF j SKIP LOCKED;
+
+-- name: lease_job
+UPDATE jobs
+SET status = 'running', attempts = attempts + 1, locked_by = %(worker)s, locked_until = %(until)s
+WHERE id = %(id)s
+RETURNING id, handler, attempts, notification_id;
+
+-- name: start_attempt
+INSERT INTO job_attempts (job_id, attempt, worker, started_at)
+VALUES (%(job_id)s, %(attempt)s, %(worker)s, %(now)s);
+
+-- name: job_notification
+SELECT notification_id FROM jobs WHERE id = %(id)s;
+
+-- name: finish_job
+UPDATE jobs
+SET status = %(status)s, locked_by = NULL, locked_until = NULL, finished_at = %(now)s,
+    error = NULL, traceback = NULL
+WHERE id = %(id)s AND status = 'running' AND locked_by = %(worker)s
+RETURNING notification_id;
+
+-- name: fail_job
+UPDATE jobs
+SET status = %(status)s, locked_by = NULL, locked_until = NULL,
+    run_at = coalesce(%(retry_at)s, run_at), finished_at = %(finished_at)s, error = %(error)s,
+    traceback = %(traceback)s
+WHERE id = %(id)s AND status = 'running' AND locked_by = %(worker)s
+RETURNING notification_id;
+
+-- name: finish_attempt
+UPDATE job_attempts
+SET finished_at = %(now)s, outcome = %(outcome)s, error = %(error)s, traceback = %(traceback)s
+WHERE job_id = %(job_id)s AND outcome IS NULL;
+
+-- name: renew_leases
+UPDATE jobs SET locked_until = %(until)s
+WHERE id = ANY(%(ids)s) AND status = 'running' AND locked_by = %(worker)s
+RETURNING id;
+
+-- name: release_job
+UPDATE jobs
+SET status = 'queued', attempts = attempts - 1, locked_by = NULL, locked_until = NULL,
+    run_at = %(now)s
+WHERE id = %(id)s AND status = 'running' AND locked_by = %(worker)s
+RETURNING notification_id;
+
+-- name: jobs_leased_by
+SELECT id FROM jobs WHERE status = 'running' AND locked_by = %(worker)s;
+
+-- name: jobs_for
+SELECT * FROM jobs WHERE notification_id = %(id)s ORDER BY id;
+
+-- name: attempts_for
+SELECT a.* FROM job_attempts a JOIN jobs j ON j.id = a.job_id
+WHERE j.notification_id = %(id)s ORDER BY a.id;
+
+-- name: requeue_dead
+UPDATE jobs
+SET status = 'queued', attempts = 0, run_at = %(now)s, finished_at = NULL, error = NULL,
+    traceback = NULL
+WHERE notification_id = %(id)s AND status = 'dead';
+
+-- name: replan
+UPDATE notifications SET planned = FALSE, status = 'pending'
+WHERE id = %(id)s AND status IN ('done', 'dead', 'unhandled');
+
+-- name: requalify
+UPDATE notifications
+SET notification_type = %(notification_type)s, entity = %(entity)s, event_time = %(event_time)s,
+    status = 'pending', planned = FALSE, error = NULL
+WHERE id = %(id)s AND status = 'quarantined';
+
+-- name: requarantine
+UPDATE notifications SET error = %(reason)s WHERE id = %(id)s AND status = 'quarantined';
