@@ -55,20 +55,27 @@ Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=INT64_MAX)]
 PositiveInt64 = Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]
 EventTime = Annotated[AwareDatetime, BeforeValidator(_require_string)]
 
+def _require_text(value: object) -> object:
+    # Checked before the union so that a number in an enum field is reported as "must be a
+    # string" at the field's own path, not against the enum's member list of one union branch.
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+_TEXT = BeforeValidator(_require_text)
+_KNOWN_FIRST = Field(union_mode="left_to_right")
+
 # An open enum: a known value becomes the enum member, an unknown one stays a plain string.
-OrderStatusValue = Annotated[OrderStatus | StrictStr, Field(union_mode="left_to_right")]
-OrderSubstatusValue = Annotated[OrderSubstatus | StrictStr, Field(union_mode="left_to_right")]
-OrderUpdateTypeValue = Annotated[OrderUpdateType | StrictStr, Field(union_mode="left_to_right")]
-ReturnTypeValue = Annotated[ReturnType | StrictStr, Field(union_mode="left_to_right")]
-RefundStatusValue = Annotated[RefundStatus | StrictStr, Field(union_mode="left_to_right")]
-ReturnShipmentStatusValue = Annotated[
-    ReturnShipmentStatus | StrictStr, Field(union_mode="left_to_right")
-]
-LineServiceStatusValue = Annotated[
-    OrderLineServiceStatus | StrictStr, Field(union_mode="left_to_right")
-]
+OrderStatusValue = Annotated[OrderStatus | StrictStr, _KNOWN_FIRST, _TEXT]
+OrderSubstatusValue = Annotated[OrderSubstatus | StrictStr, _KNOWN_FIRST, _TEXT]
+OrderUpdateTypeValue = Annotated[OrderUpdateType | StrictStr, _KNOWN_FIRST, _TEXT]
+ReturnTypeValue = Annotated[ReturnType | StrictStr, _KNOWN_FIRST, _TEXT]
+RefundStatusValue = Annotated[RefundStatus | StrictStr, _KNOWN_FIRST, _TEXT]
+ReturnShipmentStatusValue = Annotated[ReturnShipmentStatus | StrictStr, _KNOWN_FIRST, _TEXT]
+LineServiceStatusValue = Annotated[OrderLineServiceStatus | StrictStr, _KNOWN_FIRST, _TEXT]
 LineServiceCancelReasonValue = Annotated[
-    OrderLineServiceCancelReason | StrictStr, Field(union_mode="left_to_right")
+    OrderLineServiceCancelReason | StrictStr, _KNOWN_FIRST, _TEXT
 ]
 
 

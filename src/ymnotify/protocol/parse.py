@@ -46,9 +46,9 @@ def parse_payload(payload: wire.JsonValue) -> Notification:
     """Validate parsed JSON against the model its ``notificationType`` names."""
     if not isinstance(payload, dict):
         raise MalformedNotification("", f"body must be a JSON object, not {_json_kind(payload)}")
-    kind = payload.get("notificationType")
-    if kind is None:
+    if "notificationType" not in payload:
         raise MalformedNotification("notificationType", "required field is missing")
+    kind = payload["notificationType"]
     if not isinstance(kind, str) or not kind:
         raise MalformedNotification("notificationType", "must be a non-empty string")
     model = KNOWN_TYPES.get(kind, UnknownNotification)
@@ -60,13 +60,14 @@ def parse_payload(payload: wire.JsonValue) -> Notification:
 
 
 def _format_path(loc: tuple[int | str, ...]) -> str:
-    # pydantic adds the union member's name to the location of an open-enum field; it means
-    # nothing to a reader of the wire format, so only wire names and list indexes are kept.
+    # pydantic may add a union branch's tag ("str-enum[OrderStatus]", "function-after[...]") to
+    # a location; it means nothing to a reader of the wire format, so only wire names (camelCase
+    # identifiers) and list indexes are kept.
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part[:1].islower():
+        elif part.isidentifier() and part[:1].islower():
             path += f".{part}" if path else part
     return path
 
