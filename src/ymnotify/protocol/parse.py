@@ -31,6 +31,14 @@ class ParsedBody:
     def is_known(self) -> bool:
         return not isinstance(self.notification, UnknownNotification)
 
+    @property
+    def entity(self) -> str | None:
+        """The notification's lane: its entity, ``unknown:<dedup key>`` for an unknown type,
+        ``None`` for a PING (which has none)."""
+        if isinstance(self.notification, UnknownNotification):
+            return f"unknown:{self.dedup_key}"
+        return self.notification.entity
+
 
 def parse_body(body: bytes) -> ParsedBody:
     """Parse and validate a request body; raise ``MalformedNotification``."""

@@ -210,7 +210,7 @@ class ReceiverApp:
             source=client or "",
             received_at=received_at,
             notification_type=notification.notification_type,
-            entity=notification.entity or f"unknown:{parsed.dedup_key}",
+            entity=parsed.entity,
             event_time=notification.event_time,
             state_changes=notification.state_changes(),
         )
