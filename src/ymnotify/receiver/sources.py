@@ -100,9 +100,11 @@ class SourcePolicy:
     def refusal_hint(self, client: str | None, peer: str | None) -> str:
         """A message for the 403 body: what was seen and which flag would admit it."""
         if client is None:
+            if peer is None or parse_address(peer) is None:
+                return f"the connection has no IP address to check (peer {peer!r})"
             return (
-                f"source address could not be determined (peer {peer}); a forwarded hop is not"
-                " an IP address"
+                f"source address could not be determined: an X-Forwarded-For hop sent by"
+                f" trusted proxy {peer} is not an IP address"
             )
         address = parse_address(client)
         width = 32 if address is None or address.version == 4 else 128
