@@ -55,6 +55,7 @@ Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=INT64_MAX)]
 PositiveInt64 = Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]
 EventTime = Annotated[AwareDatetime, BeforeValidator(_require_string)]
 
+
 def _require_text(value: object) -> object:
     # Checked before the union so that a number in an enum field is reported as "must be a
     # string" at the field's own path, not against the enum's member list of one union branch.
