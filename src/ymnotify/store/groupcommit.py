@@ -46,6 +46,7 @@ class GroupCommitWriter:
         )
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        self._committed_batches = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -64,6 +65,11 @@ class GroupCommitWriter:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def committed_batches(self) -> int:
+        """How many transactions this writer has committed: how well requests are grouped."""
+        return self._committed_batches
 
     def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
         """Queue ``operation``; the future resolves after the batch holding it is committed."""
@@ -124,6 +130,7 @@ class GroupCommitWriter:
                     outcomes.append((True, result))
                 connection.execute("RELEASE op")
             connection.execute("COMMIT")
+            self._committed_batches += 1  # only this thread writes it
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")

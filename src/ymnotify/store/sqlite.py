@@ -116,6 +116,11 @@ class SqliteStore(Store):
         connection.execute("PRAGMA foreign_keys=ON")
         return connection
 
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed since ``open``; far fewer than accepts under load."""
+        return 0 if self._writer is None else self._writer.committed_batches
+
     async def check(self) -> None:
         if self._writer is None or not self._writer.alive:
             raise StoreUnavailable("the SQLite store is not open")
