@@ -68,6 +68,7 @@ BEHIND_PROXY = SourcePolicy.build(trust_proxies=[PROXY_NET, "192.168.7.1/32", "f
         pytest.param(BEHIND_PROXY, PROXY, [f"{MARKET}, unknown"], None, id="garbage-hop"),
         pytest.param(BEHIND_PROXY, PROXY, ["5.45.207.300"], None, id="bad-octet-hop"),
         pytest.param(BEHIND_PROXY, PROXY, ["_hidden"], None, id="obfuscated-hop"),
+        pytest.param(BEHIND_PROXY, PROXY, [f"[{MARKET}]x"], None, id="junk-after-brackets"),
         # IPv4-mapped IPv6 peers and hops are their IPv4 address.
         pytest.param(SourcePolicy(), f"::ffff:{MARKET}", [], MARKET, id="mapped-peer"),
         pytest.param(BEHIND_PROXY, f"::ffff:{PROXY}", [MARKET], MARKET, id="mapped-trusted-peer"),
@@ -231,6 +232,13 @@ def test_refusal_hint_when_no_address_could_be_read() -> None:
         ("5.45.207", None),
         ("example.com", None),
         ("5.45.207.10:80:80", None),
+        ("5.45.207.10:", None),
+        ("5.45.207.10:http", None),
+        ("5.45.207.10:123456", None),
+        ("[5.45.207.10]evil", None),
+        ("[2001:db8::1]:", None),
+        ("[2001:db8::1]443", None),
+        ("[5.45.207.10]", "5.45.207.10"),
     ],
 )
 def test_parse_address(text: str, address: str | None) -> None:
