@@ -61,7 +61,9 @@ def parse_payload(payload: wire.JsonValue) -> Notification:
         raise MalformedNotification("notificationType", "must be a non-empty string")
     model = KNOWN_TYPES.get(kind, UnknownNotification)
     try:
-        return model.model_validate(payload)
+        # Wire names only: the models also take snake_case names, but for Python callers; a body
+        # saying "order_id" instead of "orderId" is not a notification Market sends.
+        return model.model_validate(payload, by_alias=True, by_name=False)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise MalformedNotification(_format_path(first["loc"]), first["msg"]) from exc
