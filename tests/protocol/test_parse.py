@@ -352,6 +352,19 @@ def test_a_notification_type_that_is_not_a_non_empty_string_is_refused(value: An
     )
 
 
+def test_only_wire_names_count_snake_case_names_are_extra_fields() -> None:
+    body = {key: value for key, value in sample("CHAT_CREATED").items() if key != "chatId"}
+    with pytest.raises(MalformedNotification) as caught:
+        parse_payload({**body, "chat_id": 5})
+    assert caught.value.path == "chatId"
+    items = [{"offer_id": "SKU-1", "count": 1}]
+    with pytest.raises(MalformedNotification) as caught:
+        parse_payload(sample("ORDER_CREATED", items=items))
+    assert caught.value.path == "items[0].offerId"
+    kept = parse_payload({**sample("CHAT_CREATED"), "chat_id": 5})
+    assert kept.model_extra == {"chat_id": 5}
+
+
 def test_a_known_type_is_never_parsed_as_unknown_when_malformed() -> None:
     # A broken ORDER_CREATED must be quarantined, not slip through as an unknown type.
     with pytest.raises(MalformedNotification):

@@ -97,6 +97,9 @@ def test_notification_type_enum_is_the_discriminator(spec: Spec) -> None:
     _, request = spec.request
     referenced = {ref["$ref"].removeprefix("./").removesuffix(".yaml") for ref in request["oneOf"]}
     assert referenced == set(mapping.values()), "oneOf and the discriminator mapping disagree"
+    # Every model carries the envelope's properties; a new one would need a base-model field.
+    assert set(request["properties"]) == {"notificationType"}
+    assert request["required"] == ["notificationType"]
 
 
 @pytest.mark.parametrize("kind", _types_to_check())
@@ -183,6 +186,7 @@ def test_error_body_has_exactly_the_error_schema_fields(spec: Spec, status: str)
         assert set(body["error"]) == set(error_schema["properties"])
         _, type_schema = spec.resolve(error_schema["properties"]["type"])
         assert body["error"]["type"] in type_schema["enum"]
+        assert error_schema["properties"]["message"]["type"] == "string"
         assert body["error"]["message"] == "why"
 
 
