@@ -15,10 +15,11 @@ listed in ``tests/protocol/spec_relaxations.py`` beside the test that proves the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -53,7 +54,21 @@ def _require_string(value: object) -> object:
 
 Int64 = Annotated[StrictInt, Field(ge=-(2**63), le=INT64_MAX)]
 PositiveInt64 = Annotated[StrictInt, Field(ge=1, le=INT64_MAX)]
-EventTime = Annotated[AwareDatetime, BeforeValidator(_require_string)]
+
+
+def _require_utc_instant(moment: datetime) -> datetime:
+    # "0001-01-01T00:00:00+03:00" is valid RFC 3339 but has no UTC form in Python; stores and
+    # comparisons work in UTC, so such a time is malformed rather than a crash later.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of representable UTC times") from None
+    return moment
+
+
+EventTime = Annotated[
+    AwareDatetime, BeforeValidator(_require_string), AfterValidator(_require_utc_instant)
+]
 
 
 def _require_text(value: object) -> object:
