@@ -245,6 +245,8 @@ def _without(kind: str, field: str) -> dict[str, Any]:
         ("ORDER_CREATED", {"createdAt": "2026-09-20"}, "createdAt"),
         ("ORDER_CREATED", {"createdAt": 1758359742}, "createdAt"),
         ("ORDER_CREATED", {"createdAt": "yesterday"}, "createdAt"),
+        ("ORDER_CREATED", {"createdAt": "0001-01-01T00:00:00+03:00"}, "createdAt"),
+        ("ORDER_CREATED", {"createdAt": "9999-12-31T23:00:00-05:00"}, "createdAt"),
         ("ORDER_STATUS_UPDATED", {"status": 5}, "status"),
         ("ORDER_STATUS_UPDATED", {"status": None}, "status"),
         ("ORDER_STATUS_UPDATED", {"substatus": ["STARTED"]}, "substatus"),

@@ -469,3 +469,23 @@ async def test_times_round_trip_as_the_same_instant_in_utc(store: Store) -> None
     assert stored.received_at == moment
     assert stored.event_time == moment
     assert stored.received_at.astimezone(UTC).microsecond == 1
+
+
+async def test_times_before_the_year_1000_keep_their_order_and_read_back(store: Store) -> None:
+    ancient = T0.replace(year=999)
+    newer = await _status(store, "ORDER_STATUS_UPDATED", 0, "PROCESSING", "STARTED")
+    older = await store.accept(
+        notification(
+            "ORDER_STATUS_UPDATED",
+            event=ancient,
+            received=ancient,
+            orderId=ORDER,
+            status="PENDING",
+            substatus="AWAIT_CONFIRMATION",
+        )
+    )
+    assert older.stale
+    assert (await _slots(store))["status"].notification_id == newer
+    stored = await _only(store, older.notification_id)
+    assert (stored.event_time, stored.received_at) == (ancient, ancient)
+    assert await _listed(store, received_until=T0) == [older.notification_id]
