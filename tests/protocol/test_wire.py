@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -163,6 +164,13 @@ def test_a_lone_surrogate_escape_is_kept_and_still_hashes() -> None:
 def test_nan_and_infinity_are_refused(constant: str) -> None:
     with pytest.raises(wire.MalformedJson, match=f"{constant.lstrip('-')} is not a JSON number"):
         wire.loads(f'{{"count": {constant}}}'.encode())
+
+
+@pytest.mark.skipif(sys.get_int_max_str_digits() == 0, reason="int digit limit switched off")
+def test_an_integer_too_long_to_convert_is_refused_not_crashed() -> None:
+    digits = sys.get_int_max_str_digits() + 1
+    with pytest.raises(wire.MalformedJson, match=f"{digits - 1} digits"):
+        wire.loads(b'{"orderId": ' + b"9" * digits + b"}")
 
 
 @pytest.mark.parametrize(
