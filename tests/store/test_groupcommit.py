@@ -148,6 +148,37 @@ async def test_stop_finishes_what_was_queued_then_refuses_more(
     assert _rows(connect) == list(range(50))
 
 
+class _Fatal(BaseException):
+    """Something no operation should raise: the writer cannot go on after it."""
+
+
+async def test_a_writer_that_dies_answers_every_waiter(
+    connect: Callable[[], sqlite3.Connection], caplog: pytest.LogCaptureFixture
+) -> None:
+    def fatal(connection: sqlite3.Connection) -> None:
+        raise _Fatal("unrecoverable")
+
+    writer = GroupCommitWriter(connect, max_batch=1)
+    writer.start()
+    gate = _Gate()
+    held = await gate.hold(writer)
+    doomed = writer.submit(fatal)
+    queued = writer.submit(_insert(1))  # still in the queue when the writer dies
+    gate.release.set()
+    await held
+    with pytest.raises(StoreUnavailable, match="writer stopped: _Fatal") as caught:
+        await doomed
+    assert isinstance(caught.value.__cause__, _Fatal)
+    with pytest.raises(StoreUnavailable, match="writer has stopped"):
+        await queued
+    await asyncio.to_thread(writer.stop)
+    assert not writer.alive
+    with pytest.raises(StoreUnavailable, match="not running"):
+        writer.submit(_insert(2))
+    assert "the SQLite writer stopped on an unexpected error" in caplog.text
+    assert _rows(connect) == []
+
+
 def test_a_writer_that_cannot_connect_says_why(tmp_path: Path) -> None:
     def connect() -> sqlite3.Connection:
         return sqlite3.connect(tmp_path / "missing-folder" / "x.db", check_same_thread=False)
