@@ -50,6 +50,10 @@ class GroupCommitWriter:
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
         self._committed_batches = 0
+        # Guards the queue's end of life: once the writer has stopped, nothing more is queued
+        # (it would never be answered).
+        self._accepting = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
         self._thread.start()
@@ -76,17 +80,19 @@ class GroupCommitWriter:
 
     def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
         """Queue ``operation``; the future resolves after the batch holding it is committed."""
-        if not self._thread.is_alive():
-            raise StoreUnavailable("the SQLite writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Request(operation, future, loop))
+        with self._accepting:
+            if self._stopped or not self._thread.is_alive():
+                raise StoreUnavailable("the SQLite writer is not running")
+            self._queue.put(_Request(operation, future, loop))
         return future
 
     def submit_nowait(self, operation: Operation[Any]) -> None:
         """Queue ``operation`` without waiting for it; a failure is only lost, never raised."""
-        if self._thread.is_alive():
-            self._queue.put(_Request(operation, None, None))
+        with self._accepting:
+            if not self._stopped and self._thread.is_alive():
+                self._queue.put(_Request(operation, None, None))
 
     def _run(self) -> None:
         try:
@@ -131,6 +137,8 @@ class GroupCommitWriter:
 
     def _fail_leftovers(self) -> None:
         # Requests queued as the writer stopped (or failed) get an answer: nobody waits forever.
+        with self._accepting:
+            self._stopped = True
         while True:
             try:
                 item = self._queue.get_nowait()
