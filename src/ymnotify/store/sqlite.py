@@ -12,6 +12,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,12 +109,16 @@ class SqliteStore(Store):
             check_same_thread=False,
             timeout=self.busy_timeout,
         )
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
-        # NORMAL (documented as weaker) survives a process crash but not an OS crash.
-        connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            connection.row_factory = sqlite3.Row
+            _enable_wal(connection, self.busy_timeout)
+            # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
+            # NORMAL (documented as weaker) survives a process crash but not an OS crash.
+            connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     @property
@@ -237,6 +242,22 @@ class SqliteStore(Store):
         return [
             TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
         ]
+
+
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    # Turning a new file into WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once, without its busy handler, while another process does the same (serve and
+    # worker starting together on a fresh file). Retry briefly, bounded by the busy timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        else:
+            return
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
