@@ -199,9 +199,13 @@ class Api:
         try:
             # Advancing two weeks of virtual time may take a while; wait for it.
             response = httpx.request(
-                method, self.base + path, headers=headers, content=content, params=query,
+                method,
+                self.base + path,
+                headers=headers,
+                content=content,
+                params=query,
                 timeout=httpx.Timeout(10.0, read=600.0),
-            )  # fmt: skip
+            )
         except httpx.HTTPError as exc:
             raise click.ClickException(
                 f"cannot reach the Market sandbox at {self.base}: {exc}"
@@ -277,7 +281,12 @@ def business_group() -> None:
 @click.argument("business_id", type=int)
 @market_option("--name", required=True, help="The cabinet's name.")
 @market_option(
-    "--campaign", "campaigns", multiple=True, type=int, help="A store's campaignId (repeatable)."
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    callback=lambda _ctx, _param, values: _comma_ints(values),
+    metavar="ID",
+    help="A store's campaignId (repeatable or comma-separated).",
 )
 @market_option(
     "--member",
@@ -309,6 +318,13 @@ def business_create(
         _print_json(document)
     else:
         _print_business(document)
+
+
+def _comma_ints(values: tuple[str, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for v in values for p in v.split(",") if p.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"{values!r}: campaignIds are integers") from exc
 
 
 def _print_business(document: dict[str, Any]) -> None:

@@ -74,7 +74,6 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._settle_lock = asyncio.Lock()
-        self._advance_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -113,44 +112,51 @@ class Engine:
     # -- virtual time --------------------------------------------------------------------------
 
     async def advance(self, seconds: float) -> datetime:
-        """Move the virtual clock ``seconds`` ahead, running due work in time order."""
+        """Move the virtual clock ``seconds`` ahead, running due work in time order.
+
+        The whole advance holds the settle lock, so the background loop never runs work at a
+        moment the clock has already left.
+        """
         clock = self.clock
         if not isinstance(clock, VirtualClock):
             raise Conflict("the clock is real; start with --clock virtual to move it")
         if seconds < 0:
             raise ValueError("the clock cannot go back")
-        async with self._advance_lock:
+        async with self._settle_lock:
             target = clock.now() + timedelta(seconds=seconds)
-            await self.settle()
+            await self._settle_now()
             for _ in range(MAX_ADVANCE_STEPS):
                 due = await self._next_due()
                 if due is None or due > target:
                     break
                 clock.set(max(due, clock.now()))
-                await self.settle()
+                await self._settle_now()
             else:
                 raise YmnotifyError(f"more than {MAX_ADVANCE_STEPS} due moments in one advance")
             clock.set(target)
-            await self.settle()
+            await self._settle_now()
             await self.store.save_clock(target)
             return target
 
     async def settle(self) -> None:
-        """Run everything due at the current time until nothing is: attempts first, then the
-        14-day rule (so an answer at the very deadline still counts)."""
+        """Run everything due at the current time until nothing is."""
         async with self._settle_lock:
-            for _ in range(MAX_SETTLE_ROUNDS):
-                now = self.clock.now()
-                claimed = await self._claim(now, self.config.max_in_flight)
-                if claimed:
-                    await asyncio.gather(*(self._attempt(item) for item in claimed))
-                    continue
-                deadline = await self.store.next_deadline()
-                if deadline is not None and deadline <= now:
-                    await self._disable_failing(now)
-                    continue
-                return
-            raise YmnotifyError(f"work at {self.clock.now()} did not settle")
+            await self._settle_now()
+
+    async def _settle_now(self) -> None:
+        # Attempts first, then the 14-day rule, so an answer at the very deadline still counts.
+        for _ in range(MAX_SETTLE_ROUNDS):
+            now = self.clock.now()
+            claimed = await self._claim(now, self.config.max_in_flight)
+            if claimed:
+                await asyncio.gather(*(self._attempt(item) for item in claimed))
+                continue
+            deadline = await self.store.next_deadline()
+            if deadline is not None and deadline <= now:
+                await self._disable_failing(now)
+                continue
+            return
+        raise YmnotifyError(f"work at {self.clock.now()} did not settle")
 
     async def _next_due(self) -> datetime | None:
         times = [t for t in (await self.store.next_run_at(), await self.store.next_deadline()) if t]
