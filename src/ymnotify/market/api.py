@@ -22,7 +22,7 @@ from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
 from ymnotify.market.errors import InvalidRequest, MarketRefusal, PingFailed
-from ymnotify.market.records import LogFilter
+from ymnotify.market.records import LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import MarketService
 from ymnotify.protocol.responses import rfc3339
@@ -51,7 +51,9 @@ def _json(document: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(document, status_code=status)
 
 
-def _subscription(service: MarketService, subscription: Any, status: int = 200) -> JSONResponse:
+def _subscription(
+    service: MarketService, subscription: Subscription, status: int = 200
+) -> JSONResponse:
     return _json(documents.subscription_document(subscription, service.now()), status)
 
 
@@ -77,10 +79,10 @@ async def create_subscription(request: Request, service: MarketService) -> Respo
     body = documents.require_object(await _body(request))
     created = await service.create(
         _user(request),
-        name=body.get("name"),  # type: ignore[arg-type]  # checked by the service
+        name=documents.string(body.get("name"), "name"),
         scope=documents.scope_from(body.get("scope")),
         types=documents.types_from(body.get("types")),
-        url=body.get("url"),  # type: ignore[arg-type]
+        url=documents.string(body.get("url"), "url"),
     )
     return _subscription(service, created, 201)
 

@@ -40,6 +40,13 @@ def positive_int(value: Any, field: str) -> int:
     return value
 
 
+def string(value: Any, field: str) -> str:
+    """A JSON string as given (its content is checked by the rules)."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{field} must be a string")
+    return value
+
+
 def text(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{field} must be a non-empty string")
@@ -100,9 +107,9 @@ def edit_from(document: Any) -> Edit:
     if not body:
         raise InvalidRequest("nothing to change: give name, types or url")
     return Edit(
-        name=body.get("name"),
+        name=None if "name" not in body else string(body["name"], "name"),
         types=None if "types" not in body else tuple(types_from(body["types"])),
-        url=body.get("url"),
+        url=None if "url" not in body else string(body["url"], "url"),
     )
 
 

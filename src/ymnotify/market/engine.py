@@ -80,6 +80,7 @@ class Engine:
     async def start(self) -> None:
         run = self._virtual_loop if self.clock.virtual else self._real_loop
         self._loop_task = asyncio.create_task(run(), name="ymnotify-market-engine")
+        self._loop_task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         """Stop taking work and wait for the attempts in flight (bounded by their timeout)."""
@@ -255,3 +256,9 @@ class Engine:
                 "subscription %s disabled by Market: its endpoint failed for 14 days",
                 subscription_id,
             )
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """Say at once when the delivery loop died of a bug, not only at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the delivery loop stopped", exc_info=task.exception())

@@ -246,7 +246,7 @@ class MarketService:
     ) -> tuple[str, tuple[str, ...], str]:
         return self._check_name(name), self._check_types(types, kind), self._check_url(url)
 
-    def _check_name(self, name: Any) -> str:
+    def _check_name(self, name: str) -> str:
         problem = rules.name_problem(name)
         if problem:
             raise InvalidRequest(problem)
@@ -258,9 +258,7 @@ class MarketService:
             raise InvalidRequest(problem)
         return rules.normalized_types(types)
 
-    def _check_url(self, url: Any) -> str:
-        if not isinstance(url, str):
-            raise InvalidRequest("url must be a string")
+    def _check_url(self, url: str) -> str:
         try:
             targets.check_url(url, allow_http=self.options.allow_http)
         except targets.InvalidTarget as exc:
