@@ -14,6 +14,10 @@ from pathlib import Path
 
 _LISTENING = re.compile(r"listening on (\S+)")
 YMNOTIFY = [sys.executable, "-m", "ymnotify"]
+# `serve` also opens an admin listener, on port 8081 unless told otherwise: in tests it takes a
+# free port, so servers of concurrent tests (and a developer's own receiver) never collide.
+# A test that cares passes --admin-port or --no-admin, which win over the environment.
+_TEST_DEFAULTS = {"YMNOTIFY_ADMIN_PORT": "0"}
 
 
 class RunningServer:
@@ -64,7 +68,7 @@ def start_server(
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
     )
     assert process.stderr is not None
     deadline = time.monotonic() + timeout
@@ -97,7 +101,7 @@ def run_cli(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,
     )

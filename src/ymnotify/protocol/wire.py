@@ -75,6 +75,33 @@ def compact(value: JsonValue) -> str:
     return "".join(parts)
 
 
+def pretty(value: JsonValue, indent: int = 2) -> str:
+    """A parsed value indented for people: keys in received order, numbers exact."""
+    parts: list[str] = []
+    _write_indented(value, parts, " " * indent, "")
+    return "".join(parts)
+
+
+def _write_indented(value: JsonValue, out: list[str], step: str, margin: str) -> None:
+    inner = margin + step
+    if isinstance(value, dict) and value:
+        out.append("{\n")
+        for index, key in enumerate(value):
+            out.append(",\n" if index else "")
+            out.append(f"{inner}{json.dumps(key, ensure_ascii=False)}: ")
+            _write_indented(value[key], out, step, inner)
+        out.append(f"\n{margin}}}")
+    elif isinstance(value, list) and value:
+        out.append("[\n")
+        for index, item in enumerate(value):
+            out.append(",\n" if index else "")
+            out.append(inner)
+            _write_indented(item, out, step, inner)
+        out.append(f"\n{margin}]")
+    else:  # scalars and empty containers read best on one line
+        _write(value, out, sort_keys=False)
+
+
 def _write(value: JsonValue, out: list[str], *, sort_keys: bool) -> None:
     if isinstance(value, dict):
         out.append("{")

@@ -7,8 +7,13 @@ import sqlite3
 from ymnotify.errors import SchemaMismatch
 
 
-def migrate_sqlite(connection: sqlite3.Connection, scripts: list[tuple[int, str]]) -> None:
-    """Bring an empty or older file up to the latest of ``scripts``; refuse a newer one."""
+def migrate_sqlite(
+    connection: sqlite3.Connection, scripts: list[tuple[int, str]]
+) -> tuple[int, int]:
+    """Bring an empty or older file up to the latest of ``scripts``; refuse a newer one.
+
+    Returns (version before, version after).
+    """
     latest = scripts[-1][0]
     connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
     try:
@@ -29,6 +34,7 @@ def migrate_sqlite(connection: sqlite3.Connection, scripts: list[tuple[int, str]
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return current, max(current, latest)
 
 
 def _statements(script: str) -> list[str]:

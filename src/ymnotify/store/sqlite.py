@@ -13,14 +13,15 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -29,10 +30,13 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
     parse_utc_text,
     utc_text,
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.listing import listing_sql
 from ymnotify.store.migrate import migrate_sqlite
 
 T = TypeVar("T")
@@ -75,6 +79,19 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
+
+    async def migrate(self) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._connect()
+            try:
+                return migrate_sqlite(connection, queries.migrations("sqlite"))
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -136,7 +153,12 @@ class SqliteStore(Store):
         return await asyncio.to_thread(run)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
-        sql, params = _listing_sql(query)
+        sql, params = listing_sql(
+            query,
+            placeholder=lambda name: f":{name}",
+            encode_time=utc_text,
+            body_contains="instr(body, {}) > 0",  # a BLOB needle: instr compares bytes
+        )
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [_notification_from_row(row) for row in rows]
 
@@ -173,15 +195,44 @@ class SqliteStore(Store):
                 by_type=by_type,
                 duplicates=totals["duplicates"],
                 stale=totals["stale"],
-                last_ping=None
-                if ping is None
-                else PingRecord(parse_utc_text(ping["received_at"]), ping["source"], ping["count"]),
+                last_ping=None if ping is None else _ping_from_row(ping),
                 last_received_at=None
                 if totals["last_received_at"] is None
                 else parse_utc_text(totals["last_received_at"]),
             )
 
         return await self._read(gather)
+
+    async def backlog(self) -> Backlog:
+        def gather(c: sqlite3.Connection) -> Backlog:
+            oldest = c.execute(SQL["oldest_pending"]).fetchone()
+            return Backlog(
+                pending=c.execute(SQL["count_pending"]).fetchone()["n"],
+                oldest_pending_at=None if oldest is None else parse_utc_text(oldest[0]),
+                quarantined=c.execute(SQL["count_quarantined"]).fetchone()["n"],
+            )
+
+        return await self._read(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
+        return None if row is None else _ping_from_row(row)
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        params = {
+            "since": utc_text(since),
+            "until": utc_text(until),
+            "since_epoch": int(since.timestamp()),
+            "bucket": bucket_seconds,
+        }
+        rows = await self._read(lambda c: c.execute(SQL["counts_over_time"], params).fetchall())
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
+        ]
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
@@ -242,34 +293,8 @@ def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notificatio
     return stale
 
 
-def _listing_sql(query: NotificationFilter) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit}
-    if query.notification_type is not None:
-        clauses.append("notification_type = :notification_type")
-        params["notification_type"] = query.notification_type
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.entity is not None:
-        clauses.append("entity = :entity")
-        params["entity"] = query.entity
-    if query.received_since is not None:
-        clauses.append("received_at >= :since")
-        params["since"] = utc_text(query.received_since)
-    if query.received_until is not None:
-        clauses.append("received_at < :until")
-        params["until"] = utc_text(query.received_until)
-    if query.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = query.before_id
-    if query.ids:
-        names = [f":id{index}" for index in range(len(query.ids))]
-        clauses.append(f"id IN ({', '.join(names)})")
-        params.update({name[1:]: value for name, value in zip(names, query.ids, strict=True)})
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "DESC" if query.newest_first else "ASC"
-    return f"SELECT * FROM notifications {where} ORDER BY id {order} LIMIT :limit", params
+def _ping_from_row(row: sqlite3.Row) -> PingRecord:
+    return PingRecord(parse_utc_text(row["received_at"]), row["source"], row["count"])
 
 
 def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
