@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from ymnotify.errors import SchemaMismatch, StoreUnavailable
+from ymnotify.errors import StoreUnavailable
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
@@ -38,6 +38,7 @@ from ymnotify.store.base import (
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
 from ymnotify.store.listing import listing_sql
+from ymnotify.store.migrate import migrate_sqlite
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
@@ -71,7 +72,7 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             setup = self._connect()
             try:
-                _migrate(setup)
+                migrate_sqlite(setup, queries.migrations("sqlite"))
             finally:
                 setup.close()
             self._reader = self._connect()
@@ -85,7 +86,7 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = self._connect()
             try:
-                return _migrate(connection)
+                return migrate_sqlite(connection, queries.migrations("sqlite"))
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
             finally:
@@ -339,38 +340,3 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
         body=bytes(row["body"]),
         error=row["error"],
     )
-
-
-def _migrate(connection: sqlite3.Connection) -> tuple[int, int]:
-    """Bring an empty or older file up to the current schema; refuse a newer one.
-
-    Returns (version before, version after).
-    """
-    scripts = queries.migrations("sqlite")
-    latest = scripts[-1][0]
-    connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
-    try:
-        current = connection.execute("PRAGMA user_version").fetchone()[0]
-        if current > latest:
-            raise SchemaMismatch(
-                f"store schema version {current} is newer than this ymnotify knows ({latest});"
-                " upgrade ymnotify",
-                found=current,
-                expected=latest,
-            )
-        for version, script in scripts:
-            if version > current:
-                for statement in _statements(script):
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {version}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return current, max(current, latest)
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; split on ';' instead (no ';' inside SQL text).
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
