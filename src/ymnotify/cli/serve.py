@@ -13,7 +13,7 @@ from ymnotify.protocol.responses import integration_name_problem
 from ymnotify.receiver import server
 from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig
 from ymnotify.receiver.sources import SourcePolicy
-from ymnotify.store import DEFAULT_DB_URL, store_from_url
+from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
 
 
 @click.command()
@@ -100,6 +100,13 @@ from ymnotify.store import DEFAULT_DB_URL, store_from_url
     help="Answer 408 when a request body takes longer.",
 )
 @option(
+    "--db-timeout",
+    default=f"{DEFAULT_DB_TIMEOUT:g}s",
+    show_default=True,
+    type=Duration(),
+    help="How long one store operation may wait for the database before the request gets 500.",
+)
+@option(
     "--sqlite-synchronous",
     default="full",
     show_default=True,
@@ -129,6 +136,7 @@ def serve(
     base_path: str,
     header_timeout: float,
     body_timeout: float,
+    db_timeout: float,
     sqlite_synchronous: str,
     log_format: str,
     log_level: str,
@@ -163,7 +171,7 @@ def serve(
             body_timeout=body_timeout,
             base_path=base_path,
         )
-        store = store_from_url(db, sqlite_synchronous=sqlite_synchronous)
+        store = store_from_url(db, sqlite_synchronous=sqlite_synchronous, timeout=db_timeout)
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)

@@ -145,6 +145,13 @@ class Store(abc.ABC):
         """Connect and bring the schema up to date (or refuse, see ``SchemaMismatch``)."""
 
     @abc.abstractmethod
+    async def migrate(self) -> tuple[int, int]:
+        """Bring the schema up to date; return (version before, version after).
+
+        Works on a store that ``open`` refused for being behind.
+        """
+
+    @abc.abstractmethod
     async def close(self) -> None:
         """Finish pending writes and release connections."""
 

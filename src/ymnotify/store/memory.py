@@ -39,6 +39,9 @@ class MemoryStore(Store):
     async def open(self) -> None:
         self._open = True
 
+    async def migrate(self) -> tuple[int, int]:
+        return (0, 0)  # nothing persists, so there is no schema to bring up to date
+
     async def close(self) -> None:
         self._open = False
 

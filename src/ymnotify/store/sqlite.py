@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.store import queries
@@ -33,6 +33,7 @@ from ymnotify.store.base import (
     utc_text,
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.listing import listing_sql
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
@@ -74,6 +75,19 @@ class SqliteStore(Store):
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
+
+    async def migrate(self) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._connect()
+            try:
+                return _migrate(connection)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -135,7 +149,7 @@ class SqliteStore(Store):
         return await asyncio.to_thread(run)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
-        sql, params = _listing_sql(query)
+        sql, params = listing_sql(query, placeholder=lambda name: f":{name}", encode_time=utc_text)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [_notification_from_row(row) for row in rows]
 
@@ -241,36 +255,6 @@ def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notificatio
     return stale
 
 
-def _listing_sql(query: NotificationFilter) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit}
-    if query.notification_type is not None:
-        clauses.append("notification_type = :notification_type")
-        params["notification_type"] = query.notification_type
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.entity is not None:
-        clauses.append("entity = :entity")
-        params["entity"] = query.entity
-    if query.received_since is not None:
-        clauses.append("received_at >= :since")
-        params["since"] = utc_text(query.received_since)
-    if query.received_until is not None:
-        clauses.append("received_at < :until")
-        params["until"] = utc_text(query.received_until)
-    if query.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = query.before_id
-    if query.ids:
-        names = [f":id{index}" for index in range(len(query.ids))]
-        clauses.append(f"id IN ({', '.join(names)})")
-        params.update({name[1:]: value for name, value in zip(names, query.ids, strict=True)})
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "DESC" if query.newest_first else "ASC"
-    return f"SELECT * FROM notifications {where} ORDER BY id {order} LIMIT :limit", params
-
-
 def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
     return StoredNotification(
         id=row["id"],
@@ -290,8 +274,11 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
     )
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring an empty or older file up to the current schema; refuse a newer one."""
+def _migrate(connection: sqlite3.Connection) -> tuple[int, int]:
+    """Bring an empty or older file up to the current schema; refuse a newer one.
+
+    Returns (version before, version after).
+    """
     scripts = queries.migrations("sqlite")
     latest = scripts[-1][0]
     connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
@@ -313,6 +300,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+    return current, max(current, latest)
 
 
 def _statements(script: str) -> list[str]:
