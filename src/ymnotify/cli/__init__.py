@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ymnotify import __version__
+from ymnotify.cli.check import check
 from ymnotify.cli.db import db
 from ymnotify.cli.inbox import inbox
 from ymnotify.cli.serve import serve
@@ -28,3 +29,4 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(inbox)
 main.add_command(db)
+main.add_command(check)
