@@ -13,7 +13,7 @@ _TAGS = {Level.PASS: "PASS", Level.WARN: "WARN", Level.FAIL: "FAIL", Level.NOT_C
 def point_line(point: Point) -> str:
     """``PASS  PING   12 ms  OK  200, valid body`` plus the hint on a second line if any."""
     latency = f"{point.latency * 1000:7.0f} ms" if point.latency is not None else " " * 10
-    line = f"{_TAGS[point.level]}  {point.name:<34}{latency}  {point.label:<28} {point.detail}"
+    line = f"{_TAGS[point.level]}  {point.name:<34}{latency}  {point.label:<38} {point.detail}"
     if point.hint:
         line += f"\n      → {point.hint}"
     return line.rstrip()
