@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ymnotify import __version__
+from ymnotify.cli.check import check
 from ymnotify.cli.db import db
 from ymnotify.cli.inbox import inbox
 from ymnotify.cli.market import market
@@ -31,3 +32,4 @@ main.add_command(serve)
 main.add_command(inbox)
 main.add_command(db)
 main.add_command(market)
+main.add_command(check)
