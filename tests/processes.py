@@ -105,3 +105,16 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli_bytes(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Like ``run_cli`` but with the output as bytes, exactly as written (no newline mapping)."""
+    return subprocess.run(
+        [*YMNOTIFY, *args],
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
