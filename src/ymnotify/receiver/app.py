@@ -282,7 +282,9 @@ class ReceiverApp:
                         break
         except TimeoutError:
             raise _RequestRejected(
-                408, ErrorType.UNKNOWN, f"body not received within {self.config.body_timeout:g}s"
+                408,
+                ErrorType.UNKNOWN,
+                f"body not received within {self.config.body_timeout:g}s (--body-timeout)",
             ) from None
         return b"".join(chunks)
 
