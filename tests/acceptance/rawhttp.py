@@ -52,8 +52,11 @@ def chunk(data: bytes) -> bytes:
 def read_response(sock: socket.socket) -> RawResponse:
     """Read one response (``http.client`` parses it); raises if the server closed instead."""
     response = http.client.HTTPResponse(sock)
-    response.begin()
-    body = response.read()
+    try:
+        response.begin()
+        body = response.read()
+    finally:
+        response.close()  # its file over the socket; the socket stays the caller's
     return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
 
 

@@ -94,5 +94,4 @@ class Receivers:
 
     def stop_all(self) -> None:
         for receiver in self._started:
-            if receiver.server.process.poll() is None:
-                receiver.server.stop()
+            receiver.server.stop()  # also reaps one that already exited, and closes its pipe

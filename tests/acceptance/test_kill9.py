@@ -14,12 +14,14 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
 from tests.acceptance.answers import success_problem
-from tests.acceptance.receivers import Receivers
+from tests.acceptance.receivers import Receiver, Receivers
 from ymnotify.protocol import samples
 
 ROUNDS = int(os.environ.get("YMNOTIFY_KILL_ROUNDS", "20"))
@@ -29,64 +31,79 @@ KILL_WITHIN = 0.4
 FIRST_ACK_DEADLINE = 15.0
 
 
+@dataclass
+class Tally:
+    """What the clients saw, over all rounds."""
+
+    sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    acked: set[int] = field(default_factory=set)
+    unacked: set[int] = field(default_factory=set)  # no answer: the connection died with it
+    wrong_answers: list[str] = field(default_factory=list)
+
+
+async def _post_until_stopped(
+    client: httpx.AsyncClient, url: str, tally: Tally, first_ack: asyncio.Event, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        seq = next(tally.sequence)
+        body = samples.sample("ORDER_CREATED", orderId=seq, seq=seq)
+        try:
+            answer = await client.post(
+                url, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+            )
+        except httpx.HTTPError:
+            tally.unacked.add(seq)
+            continue
+        problem = success_problem(answer)
+        if problem is None:
+            tally.acked.add(seq)
+            first_ack.set()
+        else:
+            tally.wrong_answers.append(f"{seq}: {problem}")
+
+
+async def _load_then_kill(receiver: Receiver, tally: Tally, kill_after: float) -> None:
+    """Clients post until ``kill_after`` seconds past the round's first 200, then SIGKILL."""
+    first_ack = asyncio.Event()
+    stop = asyncio.Event()
+    url = f"{receiver.url}/notification"
+    async with httpx.AsyncClient(timeout=10) as client:
+        load = [
+            asyncio.create_task(_post_until_stopped(client, url, tally, first_ack, stop))
+            for _ in range(CLIENTS)
+        ]
+        try:
+            await asyncio.wait_for(first_ack.wait(), FIRST_ACK_DEADLINE)
+            await asyncio.sleep(kill_after)
+        finally:
+            receiver.server.kill()  # SIGKILL: nothing of the server's own runs after this
+            stop.set()
+            await asyncio.gather(*load)
+
+
 @pytest.mark.slow
 async def test_kill_9_loses_no_acknowledged_notification(receivers: Receivers) -> None:
     seed = int(os.environ.get("YMNOTIFY_KILL_SEED", str(random.randrange(2**32))))
     chance = random.Random(seed)
-    sequence = itertools.count(1)
-    acked: set[int] = set()
-    unacked: set[int] = set()  # no answer: the connection died with the server
-    wrong_answers: list[str] = []
+    tally = Tally()
     started = time.monotonic()
     receiver = receivers.start()
-
     for round_number in range(ROUNDS):
         if round_number:
             receiver.restart()
-        url = f"{receiver.url}/notification"
-        first_ack = asyncio.Event()
-        stop = asyncio.Event()
-
-        async def post_until_stopped(client: httpx.AsyncClient) -> None:
-            while not stop.is_set():
-                seq = next(sequence)
-                body = samples.sample("ORDER_CREATED", orderId=seq, seq=seq)
-                try:
-                    answer = await client.post(
-                        url,
-                        content=json.dumps(body).encode(),
-                        headers={"content-type": "application/json"},
-                    )
-                except httpx.HTTPError:
-                    unacked.add(seq)
-                    continue
-                problem = success_problem(answer)
-                if problem is None:
-                    acked.add(seq)
-                    first_ack.set()
-                else:
-                    wrong_answers.append(f"{seq}: {problem}")
-
-        async with httpx.AsyncClient(timeout=10) as client:
-            load = [asyncio.create_task(post_until_stopped(client)) for _ in range(CLIENTS)]
-            try:
-                await asyncio.wait_for(first_ack.wait(), FIRST_ACK_DEADLINE)
-                await asyncio.sleep(chance.uniform(0, KILL_WITHIN))
-            finally:
-                receiver.server.kill()  # SIGKILL: nothing of the server's own runs after this
-                stop.set()
-                await asyncio.gather(*load)
+        await _load_then_kill(receiver, tally, chance.uniform(0, KILL_WITHIN))
 
     rows = receiver.inbox()
     stored_list = [row["payload"]["seq"] for row in rows]
     stored = set(stored_list)
+    acked, unacked = tally.acked, tally.unacked
     lost = acked - stored
     print(
         f"\nkill -9: seed {seed}, rounds {ROUNDS}, acked {len(acked)}, stored {len(stored)},"
         f" lost {len(lost)}, in flight at a kill {len(unacked)} of which stored anyway"
         f" {len(stored & unacked)}, {time.monotonic() - started:.1f}s"
     )
-    assert wrong_answers == []
+    assert tally.wrong_answers == []
     assert len(acked) >= ROUNDS
     assert sorted(lost) == [], f"acknowledged but lost (seed {seed})"
     assert len(stored_list) == len(stored), "a notification was stored twice"
