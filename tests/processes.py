@@ -85,6 +85,7 @@ def start_server(
             return server
     process.kill()
     process.wait()
+    process.stderr.close()
     raise AssertionError("server did not start:\n" + "".join(seen))
 
 
