@@ -8,7 +8,6 @@ import json
 from collections.abc import Sequence
 
 import httpx
-import pytest
 
 from tests.acceptance.answers import assert_success, error_message, error_problem
 from tests.acceptance.receivers import Receivers
@@ -110,10 +109,9 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(receivers: Receivers) -
     assert receiver.inbox() == []
 
 
-@pytest.mark.parametrize("forwarded", ["8.8.8.8", "5.45.207.10"])
-def test_without_trust_proxy_the_header_is_ignored(receivers: Receivers, forwarded: str) -> None:
+def test_without_trust_proxy_the_header_is_ignored(receivers: Receivers) -> None:
     receiver = receivers.start()  # loopback allowed, no proxy trusted
     with httpx.Client(timeout=10) as client:
-        assert_success(_post(client, receiver.url, "direct", [forwarded]))
-    (row,) = receiver.inbox()
-    assert row["source"] == "127.0.0.1"
+        assert_success(_post(client, receiver.url, "outsider", ["8.8.8.8"]))
+        assert_success(_post(client, receiver.url, "market", ["5.45.207.10"]))
+    assert [row["source"] for row in receiver.inbox()] == ["127.0.0.1", "127.0.0.1"]
