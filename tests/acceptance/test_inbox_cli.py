@@ -138,7 +138,6 @@ def test_inbox_show_of_an_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
     [
         ("mysql://user@host/db", 2, "unsupported --db URL 'mysql://user@host/db'"),
         ("sqlite:///", 2, "sqlite URL needs a file path"),
-        ("postgresql://user@host/db", 2, "PostgreSQL store is not available"),
         ("sqlite:////proc/no-such-dir/inbox.db", 1, "cannot open SQLite store"),
         ("{dir}", 1, "cannot open SQLite store"),  # a directory, not a file
         ("{text}", 1, "cannot open SQLite store"),  # a file that is not a database

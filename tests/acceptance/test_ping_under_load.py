@@ -28,7 +28,7 @@ def test_ping_latency_under_load(receivers: Receivers) -> None:
             sys.executable,
             "-m",
             "tests.acceptance.load",
-            url,
+            receiver.url,
             "--clients",
             str(LOAD_CLIENTS),
             "--seconds",
