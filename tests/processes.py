@@ -115,7 +115,7 @@ def run_cli_bytes(
     return subprocess.run(
         [*YMNOTIFY, *args],
         capture_output=True,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,
     )
