@@ -85,6 +85,7 @@ def start_server(
             return server
     process.kill()
     process.wait()
+    process.stderr.close()
     raise AssertionError("server did not start:\n" + "".join(seen))
 
 
@@ -101,6 +102,19 @@ def run_cli(
         capture_output=True,
         text=True,
         cwd=cwd,
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli_bytes(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Like ``run_cli`` but with the output as bytes, exactly as written (no newline mapping)."""
+    return subprocess.run(
+        [*YMNOTIFY, *args],
+        capture_output=True,
         env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,

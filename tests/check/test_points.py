@@ -70,7 +70,8 @@ def test_unknown_type_answers() -> None:
 
 def test_source_filter_needs_every_answer_to_be_403() -> None:
     refused = answer(
-        403, b'{"error":{"type":"UNKNOWN","message":"source 10.1.2.3 is not an allowed network"}}'
+        403,
+        b'{"error":{"type":"UNKNOWN","message":"source 10.1.2.3 is not in an allowed network"}}',
     )
     point = points.source_filter_point([refused, refused])
     assert point is not None

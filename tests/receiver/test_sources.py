@@ -186,7 +186,7 @@ def test_a_host_network_is_accepted_with_host_bits_set() -> None:
 
 def test_refusal_hint_names_the_address_and_the_flag_that_would_admit_it() -> None:
     hint = SourcePolicy().refusal_hint(ATTACKER, ATTACKER)
-    assert f"source {ATTACKER} is not an allowed network" in hint
+    assert f"source {ATTACKER} is not in an allowed network" in hint
     assert f"--allow-network {ATTACKER}/32" in hint
     assert "--trust-proxy" in hint
     assert "5.45.207.0/25" in hint
@@ -196,7 +196,7 @@ def test_refusal_hint_names_the_address_and_the_flag_that_would_admit_it() -> No
 def test_refusal_hint_says_which_proxy_forwarded_the_address() -> None:
     hint = BEHIND_PROXY.refusal_hint(ATTACKER, PROXY)
     expected = (
-        f"source {ATTACKER} is not an allowed network (as forwarded by trusted proxy {PROXY})"
+        f"source {ATTACKER} is not in an allowed network (as forwarded by trusted proxy {PROXY})"
     )
     assert expected in hint
     assert f"--allow-network {ATTACKER}/32" in hint

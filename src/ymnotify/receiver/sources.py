@@ -115,12 +115,14 @@ class SourcePolicy:
             if peer is None or parse_address(peer) is None:
                 return f"the connection has no IP address to check (peer {peer!r})"
             return (
-                f"source address could not be determined: an X-Forwarded-For hop sent by"
-                f" trusted proxy {peer} is not an IP address"
+                f"source address could not be determined: peer {peer} is a trusted proxy but an"
+                " X-Forwarded-For hop it passed is not an IP address. The receiver admits the"
+                " rightmost hop that is not a --trust-proxy network when it is in Market's ranges"
+                " or an --allow-network; make the proxy append the address it saw"
             )
         address = parse_address(client)
         width = 32 if address is None or address.version == 4 else 128
-        seen = f"source {client} is not an allowed network"
+        seen = f"source {client} is not in an allowed network"
         if client != (str(parse_address(peer)) if peer else None):
             seen += f" (as forwarded by trusted proxy {peer})"
         return (
