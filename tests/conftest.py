@@ -11,12 +11,14 @@ from tests import postgres
 
 
 @pytest.fixture(scope="session")
-def postgres_template() -> None:
-    """Make sure a server is reachable and the migrated template exists (once per run)."""
+def postgres_template() -> Iterator[None]:
+    """Make sure a server is reachable and this run's migrated template exists (once per run)."""
     try:
         postgres.build_template()
     except psycopg.OperationalError as exc:
         postgres.skip_or_fail(f"cannot connect to {postgres.server_url()}: {exc}")
+    yield
+    postgres.drop_template()
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ import pytest
 from ymnotify.store.postgres import PostgresStore
 
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-TEMPLATE = "ymnotify_test_template"
+# One template per test run: several runs (other worktrees, CI jobs) may share the server, and a
+# run rebuilding a shared template would drop it under the others' feet.
+TEMPLATE = f"ymnotify_test_template_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
 
 def server_url() -> str:
@@ -64,6 +66,12 @@ def build_template() -> None:
             await store.close()
 
     asyncio.run(migrate())
+
+
+def drop_template() -> None:
+    """Drop this run's template database."""
+    with _admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
 
 
 @contextmanager

@@ -63,7 +63,7 @@ def start_server(
     timeout: float = 20,
 ) -> RunningServer:
     """Start ``ymnotify ARGS`` (which must print "listening on URL") and wait until it does."""
-    return _start(args, _LISTENING, cwd=cwd, env=env, timeout=timeout)
+    return _start(args, _LISTENING, "server", cwd=cwd, env=env, timeout=timeout)
 
 
 def start_worker(
@@ -74,12 +74,13 @@ def start_worker(
     timeout: float = 20,
 ) -> RunningServer:
     """Start ``ymnotify worker ARGS`` and wait until it runs; ``url`` holds its worker id."""
-    return _start(["worker", *args], _WORKER_RUNNING, cwd=cwd, env=env, timeout=timeout)
+    return _start(["worker", *args], _WORKER_RUNNING, "worker", cwd=cwd, env=env, timeout=timeout)
 
 
 def _start(
     args: Sequence[str],
     ready: re.Pattern[str],
+    what: str,
     *,
     cwd: Path | None,
     env: dict[str, str] | None,
@@ -108,7 +109,8 @@ def _start(
             return server
     process.kill()
     process.wait()
-    raise AssertionError(f"ymnotify {args[0]} did not start:\n" + "".join(seen))
+    process.stderr.close()
+    raise AssertionError(f"{what} did not start:\n" + "".join(seen))
 
 
 def run_cli(
@@ -124,6 +126,19 @@ def run_cli(
         capture_output=True,
         text=True,
         cwd=cwd,
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli_bytes(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Like ``run_cli`` but with the output as bytes, exactly as written (no newline mapping)."""
+    return subprocess.run(
+        [*YMNOTIFY, *args],
+        capture_output=True,
         env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,

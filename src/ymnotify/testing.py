@@ -168,7 +168,7 @@ async def _feed_one(
             notification_id=row.id,
             notification_type=event.notification_type,
             handler=job.handler,
-            entity=parsed.entity,
+            entity=row.entity or "",
             stale=row.stale,
             attempt=1,
             max_attempts=1,

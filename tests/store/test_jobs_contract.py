@@ -1,23 +1,21 @@
 """The job contract of every store backend: planning, lanes, leases, retries, dead letters, replay.
 
-Each test runs against memory, SQLite and PostgreSQL (a fresh database per test, see
-``tests/postgres.py``). Times are explicit arguments, so no test sleeps.
+Each test runs against every backend (the ``store`` fixture of ``tests/store/conftest.py``:
+memory, SQLite, and PostgreSQL in a fresh database per test). Times are explicit arguments, so
+no test sleeps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.store.incoming import notification, quarantined
 from ymnotify.errors import NotFound
-from ymnotify.protocol import parse_body, wire
-from ymnotify.protocol.samples import sample
 from ymnotify.store import NotificationFilter, NotificationStatus, Store, queries, store_from_url
 from ymnotify.store.base import (
     AttemptOutcome,
@@ -38,42 +36,8 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["sqlite", "memory", "postgres"])
-def job_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where each backend's empty store lives (sync: the PostgreSQL template has its own loop)."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'jobs.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
-@pytest.fixture
-async def store(job_store_url: str) -> AsyncIterator[Store]:
-    opened = store_from_url(job_store_url)
-    async with opened:
-        yield opened
-
-
-def incoming(body: dict[str, Any]) -> Incoming:
-    raw = wire.compact(body).encode()
-    parsed = parse_body(raw)
-    notification = parsed.notification
-    return Incoming(
-        dedup_key=parsed.dedup_key,
-        body=raw,
-        headers=(("content-type", "application/json"),),
-        source="127.0.0.1",
-        received_at=T0,
-        notification_type=notification.notification_type,
-        entity=notification.entity or f"unknown:{parsed.dedup_key}",
-        event_time=notification.event_time,
-        state_changes=notification.state_changes(),
-    )
-
-
-def order_status(order_id: int, status: str, minute: int) -> dict[str, Any]:
-    return sample(
+def order_status(order_id: int, status: str, minute: int) -> Incoming:
+    return notification(
         "ORDER_STATUS_UPDATED",
         orderId=order_id,
         status=status,
@@ -81,8 +45,8 @@ def order_status(order_id: int, status: str, minute: int) -> dict[str, Any]:
     )
 
 
-async def accept(store: Store, body: dict[str, Any]) -> int:
-    return (await store.accept(incoming(body))).notification_id
+async def accept(store: Store, item: Incoming) -> int:
+    return (await store.accept(item)).notification_id
 
 
 async def plan_all(store: Store, handlers: tuple[str, ...] = HANDLERS) -> list[int]:
@@ -138,16 +102,7 @@ async def test_a_notification_no_handler_matches_is_unhandled(store: Store) -> N
 
 async def test_unplanned_is_pending_rows_in_id_order_without_quarantined(store: Store) -> None:
     ids = [await accept(store, order_status(n, "PROCESSING", 1)) for n in (3, 1, 2)]
-    await store.accept(
-        Incoming(
-            dedup_key="raw:x",
-            body=b"{",
-            headers=(),
-            source="127.0.0.1",
-            received_at=T0,
-            quarantine_reason="not JSON",
-        )
-    )
+    await store.accept(quarantined(b"{", "not JSON"))
     assert [row.id for row in await store.unplanned(limit=10)] == ids
     assert [row.id for row in await store.unplanned(limit=2)] == ids[:2]
 
@@ -171,7 +126,7 @@ async def test_claims_respect_handlers_limit_and_run_time(store: Store) -> None:
         (ids[0], 1, at(40)),
         (ids[1], 1, at(40)),
     ]
-    assert jobs[0].notification.body == incoming(order_status(1, "PROCESSING", 1)).body
+    assert jobs[0].notification.body == order_status(1, "PROCESSING", 1).body
     assert await claim(store, now=at(10)) == [(ids[2], "shop.save")]
     assert await claim(store, now=at(10)) == []  # everything is leased
 
@@ -363,41 +318,32 @@ async def test_a_replayed_earlier_job_waits_for_the_running_later_one(store: Sto
 
 async def test_requalify_turns_a_quarantined_body_into_a_pending_notification(store: Store) -> None:
     newer = await accept(store, order_status(5, "DELIVERY", 30))
-    body = order_status(5, "PROCESSING", 10)
-    quarantined = (
+    parsed = order_status(5, "PROCESSING", 10)
+    kept = (
         await store.accept(
-            Incoming(
-                dedup_key="raw:abc",
-                body=wire.compact(body).encode(),
-                headers=(),
-                source="127.0.0.1",
-                received_at=T0,
-                notification_type="ORDER_STATUS_UPDATED",
-                quarantine_reason="status: unknown value",
-            )
+            quarantined(parsed.body, "status: unknown value", kind="ORDER_STATUS_UPDATED")
         )
     ).notification_id
     with pytest.raises(NotFound):
         await store.requarantine(newer, "x")
-    await store.requarantine(quarantined, "status: still unknown")
-    row = await store.get_notification(quarantined)
+    await store.requarantine(kept, "status: still unknown")
+    row = await store.get_notification(kept)
     assert row is not None
     assert row.error == "status: still unknown"
-    parsed = incoming(body)
     assert parsed.entity is not None
     classification = Classification(
         "ORDER_STATUS_UPDATED", parsed.entity, parsed.event_time, parsed.state_changes
     )
-    accepted = await store.requalify(quarantined, classification)
+    accepted = await store.requalify(kept, classification)
     assert accepted.stale  # updated at 09:10, the state already says 09:30
-    row = await store.get_notification(quarantined)
+    row = await store.get_notification(kept)
     assert row is not None
     assert (row.status, row.entity, row.error) == (NotificationStatus.PENDING, "order:5", None)
-    assert [r.id for r in await store.unplanned(limit=10)] == [newer, quarantined]
+    assert [r.id for r in await store.unplanned(limit=10)] == [newer, kept]
     (state,) = await store.entity_states("order:5")
     assert state.value["status"] == "DELIVERY"
     with pytest.raises(NotFound):
-        await store.requalify(quarantined, classification)
+        await store.requalify(kept, classification)
 
 
 async def test_listeners_hear_of_new_and_unblocked_work(store: Store) -> None:

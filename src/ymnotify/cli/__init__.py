@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from ymnotify import __version__
+from ymnotify.cli.check import check
 from ymnotify.cli.db import db
 from ymnotify.cli.inbox import inbox
+from ymnotify.cli.market import market
 from ymnotify.cli.serve import serve
 from ymnotify.cli.worker import worker
 
@@ -22,6 +24,7 @@ def main() -> None:
       ymnotify serve --app shop.handlers:router     … and run your handlers on them
       ymnotify inbox list                  what arrived
       ymnotify inbox stats                 totals, duplicates, last PING
+      ymnotify market serve --dev          a local Market that sends to you
 
     Every flag also reads YMNOTIFY_<FLAG> from the environment (see each command's --help).
     """
@@ -31,3 +34,5 @@ main.add_command(serve)
 main.add_command(inbox)
 main.add_command(worker)
 main.add_command(db)
+main.add_command(market)
+main.add_command(check)

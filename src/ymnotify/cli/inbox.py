@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 from collections import Counter
@@ -108,7 +109,11 @@ def list_command(
 
 
 def json_line(row: StoredNotification) -> str:
-    """One JSON Lines record; ``payload`` is the body exactly as received, parsed."""
+    """One JSON Lines record; ``payload`` is the body exactly as received, parsed.
+
+    A body that is not JSON has ``payload`` null and ``rawBody`` (its text), plus
+    ``rawBodyBase64`` when it is not even UTF-8.
+    """
     meta = {
         "id": row.id,
         "notificationType": row.notification_type,
@@ -124,16 +129,27 @@ def json_line(row: StoredNotification) -> str:
         payload = wire.compact(wire.loads(row.body))
     except wire.MalformedJson:
         meta["rawBody"] = row.body.decode("utf-8", errors="replace")
+        if not _is_utf8(row.body):
+            # rawBody had to replace bytes; base64 keeps the body exactly, for a fix and replay.
+            meta["rawBodyBase64"] = base64.b64encode(row.body).decode("ascii")
         payload = "null"
     return json.dumps(meta, ensure_ascii=False)[:-1] + f',"payload":{payload}}}'
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @inbox.command("show")
 @db_option
 @click.argument("notification_id", type=int)
 def show_command(db: str, notification_id: int) -> None:
-    """Show one notification: metadata, headers, the body as received, and every handler's
-    attempts with their errors and tracebacks."""
+    """Show one notification: metadata, every handler's attempts with their errors and
+    tracebacks, headers, and (last) the body as received."""
 
     async def load(store: Store) -> tuple[StoredNotification | None, list[JobRecord]]:
         return await store.get_notification(notification_id), await store.jobs_for(notification_id)
@@ -158,12 +174,16 @@ def show_command(db: str, notification_id: int) -> None:
         fields.append(("quarantined because", row.error))
     for label, value in fields:
         click.echo(f"{label + ':':<21}{value}")
+    _echo_jobs(row, jobs)
     click.echo("headers:")
     for name, value in row.headers:
         click.echo(f"  {name}: {value}")
-    click.echo("body:")
-    click.echo(row.body.decode("utf-8", errors="replace"))
-    _echo_jobs(row, jobs)
+    if _is_utf8(row.body):
+        click.echo("body:")
+        click.echo(row.body.decode("utf-8"))
+    else:
+        click.echo("body (not UTF-8, base64):")
+        click.echo(base64.b64encode(row.body).decode("ascii"))
 
 
 def _echo_jobs(row: StoredNotification, jobs: list[JobRecord]) -> None:

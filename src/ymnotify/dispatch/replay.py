@@ -19,7 +19,6 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from ymnotify.protocol.models import Ping
 from ymnotify.protocol.parse import MalformedNotification, parse_body
 from ymnotify.store.base import (
     Classification,
@@ -120,8 +119,8 @@ async def _requalify(store: Store, notification_id: int, body: bytes) -> ReplayI
     except MalformedNotification as exc:
         await store.requarantine(notification_id, str(exc))
         return ReplayItem(notification_id, ReplayAction.STILL_MALFORMED, str(exc))
-    notification = parsed.notification
-    if isinstance(notification, Ping):
+    notification, entity = parsed.notification, parsed.entity
+    if entity is None:  # only a PING has no entity
         reason = "a PING: answered at intake, never handled"
         await store.requarantine(notification_id, reason)
         return ReplayItem(notification_id, ReplayAction.STILL_MALFORMED, reason)
@@ -130,7 +129,7 @@ async def _requalify(store: Store, notification_id: int, body: bytes) -> ReplayI
         notification_id,
         Classification(
             notification_type=notification.notification_type,
-            entity=parsed.entity,
+            entity=entity,
             event_time=notification.event_time,
             state_changes=notification.state_changes(),
         ),

@@ -121,6 +121,10 @@ class ReceiverApp:
         stack = contextlib.AsyncExitStack()
         try:
             await stack.enter_async_context(self.running())
+        except StoreError as exc:  # an operator's problem (path, permissions): the reason suffices
+            logger.error("receiver failed to start: %s", exc)
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
         except Exception as exc:
             logger.exception("receiver failed to start")
             await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -288,7 +292,9 @@ class ReceiverApp:
                         break
         except TimeoutError:
             raise _RequestRejected(
-                408, ErrorType.UNKNOWN, f"body not received within {self.config.body_timeout:g}s"
+                408,
+                ErrorType.UNKNOWN,
+                f"body not received within {self.config.body_timeout:g}s (--body-timeout)",
             ) from None
         return b"".join(chunks)
 

@@ -91,7 +91,10 @@ def lost_attempt_error(attempt: int) -> str:
 
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text: sorts as time does, so stores compare times as strings."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # strftime's %Y does not pad years before 1000 on every platform; "999-…" would sort after
+    # "2026-…" and not parse back.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_utc_text(text: str) -> datetime:

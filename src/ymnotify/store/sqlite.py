@@ -12,12 +12,13 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ymnotify.errors import NotFound, SchemaMismatch, StoreUnavailable
+from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.protocol.models import StateChange
 from ymnotify.store import queries
 from ymnotify.store.base import (
@@ -48,6 +49,7 @@ from ymnotify.store.base import (
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
 from ymnotify.store.listing import listing_sql
+from ymnotify.store.migrate import migrate_sqlite
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
@@ -82,11 +84,11 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             setup = self._connect()
             try:
-                _migrate(setup)
+                migrate_sqlite(setup, queries.migrations("sqlite"))
             finally:
                 setup.close()
             self._reader = self._connect()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # OSError: its directory cannot be made
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
@@ -96,7 +98,7 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = self._connect()
             try:
-                return _migrate(connection)
+                return migrate_sqlite(connection, queries.migrations("sqlite"))
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
             finally:
@@ -120,13 +122,22 @@ class SqliteStore(Store):
             check_same_thread=False,
             timeout=self.busy_timeout,
         )
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
-        # NORMAL (documented as weaker) survives a process crash but not an OS crash.
-        connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            connection.row_factory = sqlite3.Row
+            _enable_wal(connection, self.busy_timeout)
+            # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
+            # NORMAL (documented as weaker) survives a process crash but not an OS crash.
+            connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed since ``open``; far fewer than accepts under load."""
+        return 0 if self._writer is None else self._writer.committed_batches
 
     async def check(self) -> None:
         if self._writer is None or not self._writer.alive:
@@ -382,6 +393,22 @@ class SqliteStore(Store):
         return [
             TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
         ]
+
+
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    # Turning a new file into WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once, without its busy handler, while another process does the same (serve and
+    # worker starting together on a fresh file). Retry briefly, bounded by the busy timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        else:
+            return
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
@@ -673,38 +700,3 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
         body=bytes(row["body"]),
         error=row["error"],
     )
-
-
-def _migrate(connection: sqlite3.Connection) -> tuple[int, int]:
-    """Bring an empty or older file up to the current schema; refuse a newer one.
-
-    Returns (version before, version after).
-    """
-    scripts = queries.migrations("sqlite")
-    latest = scripts[-1][0]
-    connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
-    try:
-        current = connection.execute("PRAGMA user_version").fetchone()[0]
-        if current > latest:
-            raise SchemaMismatch(
-                f"store schema version {current} is newer than this ymnotify knows ({latest});"
-                " upgrade ymnotify",
-                found=current,
-                expected=latest,
-            )
-        for version, script in scripts:
-            if version > current:
-                for statement in _statements(script):
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {version}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    return current, max(current, latest)
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; split on ';' instead (no ';' inside SQL text).
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
