@@ -36,7 +36,7 @@ def _say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def _export_revision(revision: str, into: Path) -> Path:
+def export_revision(revision: str, into: Path) -> Path:
     """The ``src`` tree of ``revision`` under ``into`` (git archive), for a before/after run."""
     into.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     scratch = REPO / "build" / "bench" / started.strftime("%Y%m%dT%H%M%SZ")
     scratch.mkdir(parents=True)
     if args.compare:
-        source = _export_revision(args.compare, scratch / f"rev-{args.compare}")
+        source = export_revision(args.compare, scratch / f"rev-{args.compare}")
         at_revision = scenarios.ymnotify_at_revision(args.compare, source)
         position = chosen.index(PROFILED) + 1 if PROFILED in chosen else len(chosen)
         chosen.insert(position, at_revision)
