@@ -51,67 +51,6 @@ def export_revision(revision: str, into: Path) -> Path:
     return into
 
 
-def _profile(
-    profile: receiver.Profile, scratch: Path, run_ids: load.RunIds
-) -> report.ProfileDocument:
-    """Sample the intake path of ymnotify (SQLite, FULL) while wrk saturates it."""
-    output = scratch / "py-spy.raw.txt"
-    document = report.ProfileDocument(
-        scenario=PROFILED.name,
-        argv=[],
-        load_argv=[],
-        samples=0,
-        by_thread=[],
-        stages=[],
-        top_self=[],
-        top_inclusive=[],
-        error=None,
-    )
-    if profiling.py_spy_path() is None:
-        document["error"] = "py-spy is not installed (it comes with the bench extra)"
-        return document
-    server = receiver.start_scenario(PROFILED, REPO, scratch / "profiled")
-    try:
-        url = server.url + scenarios.INTAKE_PATH
-        _say(
-            f"[profile] py-spy on {PROFILED.name} (pid {server.pid})"
-            f" for {profile.profile_seconds:g}s"
-        )
-        recorder = profiling.start_recording(server.pid, profile.profile_seconds, output)
-        document["argv"] = profiling.record_argv(server.pid, profile.profile_seconds, output)
-        saturation = load.run_wrk(
-            url,
-            seconds=profile.profile_seconds + 1,
-            connections=profile.connections,
-            threads=profile.wrk_threads,
-            run_id=run_ids.take(),
-        )
-        document["load_argv"] = saturation.argv
-        try:
-            said, _ = recorder.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            recorder.kill()
-            said, _ = recorder.communicate()
-        if recorder.returncode != 0 or not output.exists():
-            document["error"] = f"py-spy failed ({recorder.returncode}): {said.strip()[-2000:]}"
-            return document
-    finally:
-        server.stop()
-    summary = profiling.summarize(output.read_text())
-    document["samples"] = summary.samples
-    document["by_thread"] = [(n, summary.share(c)) for n, c in summary.by_thread.most_common()]
-    document["stages"] = [
-        (label, summary.share(summary.by_stage[label])) for label, _, _ in profiling.INTAKE_STAGES
-    ]
-    document["top_self"] = [
-        (n, summary.share(c)) for n, c in summary.self_time.most_common(TOP_FUNCTIONS)
-    ]
-    document["top_inclusive"] = [
-        (n, summary.share(c)) for n, c in summary.inclusive.most_common(TOP_FUNCTIONS * 2)
-    ]
-    return document
-
-
 def _write_outputs(document: report.BenchDocument) -> None:
     (DOCS / "img").mkdir(parents=True, exist_ok=True)
     (DOCS / "benchmarks.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
@@ -190,7 +129,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     profiled = None
     if not args.no_profile and PROFILED in chosen:
-        profiled = _profile(profile, scratch, run_ids)
+        _say(f"[profile] py-spy on {PROFILED.name}, {profile.profile_seconds:g}s busy + GIL")
+        profiled = profiling.profile_under_load(
+            PROFILED,
+            seconds=profile.profile_seconds,
+            connections=profile.connections,
+            repo=REPO,
+            scratch=scratch / "profiled",
+            run_ids=run_ids,
+            top=TOP_FUNCTIONS,
+        )
     command = "BENCH_QUICK=1 make bench" if args.quick else "make bench"
     if args.only or args.compare or args.no_profile:
         command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])

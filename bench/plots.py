@@ -23,17 +23,19 @@ def _measured(results: Sequence[ScenarioResult]) -> list[ScenarioResult]:
 def throughput(results: Sequence[ScenarioResult], path: Path) -> None:
     """Achieved vs offered rate (open loop), log-log, one line per scenario."""
     figure, axes = plt.subplots(figsize=(8, 5.5))
-    highest = 1.0
+    lowest, highest = float("inf"), 1.0
     for result in _measured(results):
         offered = [p["offered_rate"] for p in result["loads"]]
         achieved = [p["result"]["achieved_rate"] for p in result["loads"]]
-        highest = max(highest, *offered)
+        lowest, highest = min(lowest, *offered), max(highest, *offered)
         line = axes.plot(offered, achieved, marker="o", label=result["name"])[0]
         if result["saturation"]:
             axes.axhline(
                 result["saturation"]["rate"], color=line.get_color(), linestyle=":", linewidth=1
             )
-    axes.plot([1, highest * 1.2], [1, highest * 1.2], color="grey", linestyle="--", linewidth=1)
+    if lowest <= highest:
+        span = [lowest / 1.5, highest * 1.5]
+        axes.plot(span, span, color="grey", linestyle="--", linewidth=1)
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("offered load, requests/s (open loop)")
@@ -70,7 +72,9 @@ def latency(results: Sequence[ScenarioResult], path: Path) -> None:
     p50_axes.legend(fontsize="small")
     names = [r["name"] for r in measured if r["ping"]]
     values = [r["ping"]["latency_ms"].get("p99", 0.0) for r in measured if r["ping"]]
-    ping_axes.bar(range(len(names)), values, color="tab:purple")
+    bars = ping_axes.bar(range(len(names)), values, color="tab:purple")
+    ping_axes.bar_label(bars, fmt="%.1f", fontsize="small")
+    ping_axes.set_yscale("log")
     ping_axes.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize="small")
     ping_axes.axhline(PING_P99_GOAL_MS, color="red", linestyle="--", label="goal")
     ping_axes.set_ylabel("ms")

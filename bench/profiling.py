@@ -15,6 +15,10 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
+
+from bench import load, receiver
+from bench.scenarios import INTAKE_PATH, Scenario
 
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 _THREAD = re.compile(r"^thread \(\d+\): (?P<name>.*)$")
@@ -108,7 +112,7 @@ def py_spy_path() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def record_argv(pid: int, seconds: float, output: Path) -> list[str]:
+def record_argv(pid: int, seconds: float, output: Path, *, gil_only: bool) -> list[str]:
     tool = py_spy_path() or "py-spy"
     return [
         tool,
@@ -122,15 +126,82 @@ def record_argv(pid: int, seconds: float, output: Path) -> list[str]:
         "--format",
         "raw",
         "--threads",
+        *(["--gil"] if gil_only else []),
         "--output",
         str(output),
     ]
 
 
-def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        record_argv(pid, seconds, output),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+class ProfileView(TypedDict):
+    """One recording: "busy" (every non-idle thread) or "gil" (only the thread holding it)."""
+
+    mode: str
+    argv: list[str]
+    samples: int
+    by_thread: list[tuple[str, float]]
+    stages: list[tuple[str, float]]
+    top_self: list[tuple[str, float]]
+
+
+class ProfileDocument(TypedDict):
+    scenario: str
+    load_argv: list[str]
+    views: list[ProfileView]
+    error: str | None
+
+
+def view_of(mode: str, argv: list[str], summary: ProfileSummary, top: int) -> ProfileView:
+    return ProfileView(
+        mode=mode,
+        argv=argv,
+        samples=summary.samples,
+        by_thread=[(name, summary.share(n)) for name, n in summary.by_thread.most_common()],
+        stages=[(label, summary.share(summary.by_stage[label])) for label, _, _ in INTAKE_STAGES],
+        top_self=[(name, summary.share(n)) for name, n in summary.self_time.most_common(top)],
     )
+
+
+def profile_under_load(
+    scenario: Scenario,
+    *,
+    seconds: float,
+    connections: int,
+    repo: Path,
+    scratch: Path,
+    run_ids: load.RunIds,
+    top: int = 15,
+) -> ProfileDocument:
+    """Record ``scenario`` twice while wrk saturates it: all busy threads, then the GIL holder.
+
+    One process serves and writes, so the GIL is the resource every request queues for; the
+    second view shows who holds it, free of waits that py-spy may not recognise as idle.
+    """
+    document = ProfileDocument(scenario=scenario.name, load_argv=[], views=[], error=None)
+    if py_spy_path() is None:
+        document["error"] = "py-spy is not installed (it comes with the bench extra)"
+        return document
+    server = receiver.start_scenario(scenario, repo, scratch)
+    try:
+        url = server.url + INTAKE_PATH
+        for mode in ("busy", "gil"):
+            output = scratch / f"py-spy-{mode}.raw.txt"
+            argv = record_argv(server.pid, seconds, output, gil_only=mode == "gil")
+            recorder = subprocess.Popen(
+                argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            saturation = load.run_wrk(
+                url, seconds=seconds + 1, connections=connections, threads=1, run_id=run_ids.take()
+            )
+            document["load_argv"] = saturation.argv
+            try:
+                said, _ = recorder.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                said, _ = recorder.communicate()
+            if recorder.returncode != 0 or not output.exists():
+                document["error"] = f"py-spy failed ({recorder.returncode}): {said.strip()[-2000:]}"
+                return document
+            document["views"].append(view_of(mode, argv, summarize(output.read_text()), top))
+    finally:
+        server.stop()
+    return document

@@ -8,6 +8,7 @@ measures their latency. RSS is read at the end, before the server is stopped.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class ScenarioResult(TypedDict):
     ping: dict[str, Any] | None
     memory_kib: dict[str, int] | None
     seconds: float
+    load_average: str  # the machine's 1-minute load average at the start and at the end
 
 
 def _empty(scenario: Scenario) -> ScenarioResult:
@@ -91,6 +93,7 @@ def _empty(scenario: Scenario) -> ScenarioResult:
         ping=None,
         memory_kib=None,
         seconds=0.0,
+        load_average="",
     )
 
 
@@ -111,12 +114,14 @@ def run_suite(
             say(f"[{scenario.name}] not measured: {scenario.unavailable}")
         else:
             started = time.monotonic()
+            load_at_start = os.getloadavg()[0]
             try:
                 _measure(scenario, profile, result, repo, scratch / scenario.name, run_ids, say)
             except (servers.ServerFailed, load.LoadFailed, OSError) as exc:
                 result["error"] = str(exc)
                 say(f"[{scenario.name}] FAILED: {exc}")
             result["seconds"] = round(time.monotonic() - started, 1)
+            result["load_average"] = f"{load_at_start:.1f} → {os.getloadavg()[0]:.1f}"
         results.append(result)
     return results
 

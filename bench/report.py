@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from bench.profiling import INTAKE_STAGES, ProfileDocument
 from bench.receiver import PING_FRACTION, ScenarioResult
 
 SUBJECT = "ymnotify-sqlite-full"
@@ -21,18 +22,6 @@ PING_P99_GOAL_MS = 5.0
 GENERATOR_BOUND_MS = 5.0
 _PLAIN = re.compile(r"[\w$@%+=:,./-]+")
 _PID_FLAG = re.compile(r"--pid \d+")
-
-
-class ProfileDocument(TypedDict):
-    scenario: str
-    argv: list[str]
-    load_argv: list[str]
-    samples: int
-    by_thread: list[tuple[str, float]]
-    stages: list[tuple[str, float]]
-    top_self: list[tuple[str, float]]
-    top_inclusive: list[tuple[str, float]]
-    error: str | None
 
 
 class BenchDocument(TypedDict):
@@ -195,17 +184,19 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         f"wrk, {profile['wrk_threads']} thread, {profile['connections']} keep-alive connections,"
         f" {profile['saturation']:g} s after a {profile['warmup']:g} s warm-up; every body unique."
         " CPU is the server process's user+system time (all threads) divided by requests:"
-        " less noisy than req/s on a shared machine.",
+        " less noisy than req/s on a shared machine. *load avg* is the machine's 1-minute load"
+        " average when the scenario started and ended (2 cores: above 2, others were queueing"
+        " for the CPU too).",
         "",
     ]
     rows = []
     for result in results:
         rate = capacity(result)
         if result["unavailable"]:
-            rows.append([result["name"], "not measured (see below)", *["–"] * 6])
+            rows.append([result["name"], "not measured (see below)", *["–"] * 7])
             continue
         if result["error"] and rate is None:
-            rows.append([result["name"], "FAILED (see below)", *["–"] * 6])
+            rows.append([result["name"], "FAILED (see below)", *["–"] * 7])
             continue
         saturation = result["saturation"] or {}
         errors = sum(saturation.get("errors", {}).values())
@@ -220,6 +211,7 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
                 _ratio(rate, glue_rate),
                 _mib(result, "rss"),
                 _mib(result, "peak"),
+                result.get("load_average", "") or "–",
             ]
         )
     out += _table(
@@ -232,6 +224,7 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
             "× glue",
             "RSS MiB",
             "peak RSS MiB",
+            "load avg",
         ],
         rows,
     )
@@ -390,31 +383,50 @@ def _profile_section(document: BenchDocument) -> list[str]:
         return [*out, "Not profiled in this run."]
     if profiling["error"]:
         return [*out, f"Profiling failed: {profiling['error']}"]
+    views = profiling["views"]
+    counts = ", ".join(f"{view['mode']}: {view['samples']}" for view in views)
     out += [
         f"`{profiling['scenario']}` saturated by wrk while `py-spy record` sampled it 100 times a"
-        f" second ({profiling['samples']} samples of busy threads; idle waits are not sampled)."
-        " Shares are of all busy samples of the process; stages nest, so they do not add up.",
+        " second, twice: **busy** counts every thread py-spy does not see idle (C code that"
+        " released the GIL, such as SQLite's fsync or a socket send, counts too), **GIL** counts"
+        " only the thread holding the GIL. One process both serves and writes, so the GIL is the"
+        " resource every request queues for. Shares are of each view's samples"
+        f" ({counts}); stages nest, so they"
+        " do not add up.",
         "",
     ]
+    threads = sorted({name for view in views for name, _ in view["by_thread"]})
     out += _table(
-        ["thread", "share"], ([name, f"{share:.1f} %"] for name, share in profiling["by_thread"])
+        ["thread", *(view["mode"] for view in views)],
+        ([name, *(_share(view["by_thread"], name) for view in views)] for name in threads),
     )
     out += [""]
     out += _table(
-        ["stage of the intake path", "share"],
-        ([_indented(label), f"{share:.1f} %"] for label, share in profiling["stages"]),
+        ["stage of the intake path", *(view["mode"] for view in views)],
+        (
+            [_indented(label), *(_share(view["stages"], label) for view in views)]
+            for label, _, _ in INTAKE_STAGES
+        ),
     )
-    out += [
-        "",
-        "Busiest functions by own time (the leaf of the sampled stack; time in C code counts"
-        " to the Python frame that called it):",
-        "",
-    ]
-    out += _table(
-        ["function", "share"],
-        ([f"`{name}`", f"{share:.1f} %"] for name, share in profiling["top_self"]),
-    )
+    for view in views:
+        out += [
+            "",
+            f"Busiest functions by own time, {view['mode']} view (the leaf of the sampled stack;"
+            " time in C code counts to the Python frame that called it):",
+            "",
+        ]
+        out += _table(
+            ["function", "share"],
+            ([f"`{name}`", f"{share:.1f} %"] for name, share in view["top_self"]),
+        )
     return out
+
+
+def _share(pairs: Sequence[Sequence[Any]], key: str) -> str:
+    for name, share in pairs:
+        if name == key:
+            return f"{share:.1f} %"
+    return "–"
 
 
 def _indented(label: str) -> str:
@@ -459,7 +471,7 @@ def _method_section(document: BenchDocument) -> list[str]:
                 out.append(_shown_argv((result["ping"]["argv"]), document))
             break
     profiling = document["profiling"]
-    if profiling and profiling["argv"]:
-        out.append(_shown_argv(profiling["argv"], document))
+    if profiling:
+        out += [_shown_argv(view["argv"], document) for view in profiling["views"]]
     out += ["```"]
     return out
