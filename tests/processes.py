@@ -14,6 +14,10 @@ from pathlib import Path
 
 _LISTENING = re.compile(r"listening on (\S+)")
 YMNOTIFY = [sys.executable, "-m", "ymnotify"]
+# `serve` also opens an admin listener, on port 8081 unless told otherwise: in tests it takes a
+# free port, so servers of concurrent tests (and a developer's own receiver) never collide.
+# A test that cares passes --admin-port or --no-admin, which win over the environment.
+_TEST_DEFAULTS = {"YMNOTIFY_ADMIN_PORT": "0"}
 
 
 class RunningServer:
@@ -64,7 +68,7 @@ def start_server(
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
     )
     assert process.stderr is not None
     deadline = time.monotonic() + timeout
@@ -81,6 +85,7 @@ def start_server(
             return server
     process.kill()
     process.wait()
+    process.stderr.close()
     raise AssertionError("server did not start:\n" + "".join(seen))
 
 
@@ -97,7 +102,20 @@ def run_cli(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli_bytes(
+    args: Sequence[str], *, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Like ``run_cli`` but with the output as bytes, exactly as written (no newline mapping)."""
+    return subprocess.run(
+        [*YMNOTIFY, *args],
+        capture_output=True,
+        env={**_TEST_DEFAULTS, **os.environ, **(env or {})},
         timeout=timeout,
         check=False,
     )

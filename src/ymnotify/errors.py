@@ -5,7 +5,8 @@ YmnotifyError
 ├── StoreError             the store could not do what was asked
 │   ├── StoreUnavailable   the store cannot be reached or written now (retry later)
 │   └── SchemaMismatch     the store's schema is not the one this version runs on
-└── NotFound               an id or name that does not exist
+├── NotFound               an id or name that does not exist
+└── MarketRefusal          the Market sandbox refuses a request (tree in ymnotify.market.errors)
 
 Errors from drivers and libraries are translated at the boundary, with the cause chained.
 """

@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from ymnotify import __version__
+from ymnotify.cli.check import check
+from ymnotify.cli.db import db
 from ymnotify.cli.inbox import inbox
+from ymnotify.cli.market import market
 from ymnotify.cli.serve import serve
 
 
@@ -19,6 +22,7 @@ def main() -> None:
       ymnotify serve                       receive notifications (SQLite ./ymnotify.db)
       ymnotify inbox list                  what arrived
       ymnotify inbox stats                 totals, duplicates, last PING
+      ymnotify market serve --dev          a local Market that sends to you
 
     Every flag also reads YMNOTIFY_<FLAG> from the environment (see each command's --help).
     """
@@ -26,3 +30,6 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(inbox)
+main.add_command(db)
+main.add_command(market)
+main.add_command(check)

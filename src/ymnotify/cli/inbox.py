@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -102,7 +103,11 @@ def list_command(
 
 
 def json_line(row: StoredNotification) -> str:
-    """One JSON Lines record; ``payload`` is the body exactly as received, parsed."""
+    """One JSON Lines record; ``payload`` is the body exactly as received, parsed.
+
+    A body that is not JSON has ``payload`` null and ``rawBody`` (its text), plus
+    ``rawBodyBase64`` when it is not even UTF-8.
+    """
     meta = {
         "id": row.id,
         "notificationType": row.notification_type,
@@ -118,8 +123,19 @@ def json_line(row: StoredNotification) -> str:
         payload = wire.compact(wire.loads(row.body))
     except wire.MalformedJson:
         meta["rawBody"] = row.body.decode("utf-8", errors="replace")
+        if not _is_utf8(row.body):
+            # rawBody had to replace bytes; base64 keeps the body exactly, for a fix and replay.
+            meta["rawBodyBase64"] = base64.b64encode(row.body).decode("ascii")
         payload = "null"
     return json.dumps(meta, ensure_ascii=False)[:-1] + f',"payload":{payload}}}'
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @inbox.command("show")
@@ -150,8 +166,12 @@ def show_command(db: str, notification_id: int) -> None:
     click.echo("headers:")
     for name, value in row.headers:
         click.echo(f"  {name}: {value}")
-    click.echo("body:")
-    click.echo(row.body.decode("utf-8", errors="replace"))
+    if _is_utf8(row.body):
+        click.echo("body:")
+        click.echo(row.body.decode("utf-8"))
+    else:
+        click.echo("body (not UTF-8, base64):")
+        click.echo(base64.b64encode(row.body).decode("ascii"))
 
 
 @inbox.command("stats")

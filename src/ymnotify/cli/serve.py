@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import click
 
 from ymnotify import __version__, logs
+from ymnotify.admin import AdminConfig, ReceiverMetrics, create_admin_app
+from ymnotify.admin.access import binding_problem
 from ymnotify.cli.options import ByteSize, Duration, option
 from ymnotify.errors import ConfigError
 from ymnotify.protocol.responses import integration_name_problem
 from ymnotify.receiver import server
 from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig
 from ymnotify.receiver.sources import SourcePolicy
-from ymnotify.store import DEFAULT_DB_URL, store_from_url
+from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
 
 
 @click.command()
@@ -100,12 +103,39 @@ from ymnotify.store import DEFAULT_DB_URL, store_from_url
     help="Answer 408 when a request body takes longer.",
 )
 @option(
+    "--db-timeout",
+    default=f"{DEFAULT_DB_TIMEOUT:g}s",
+    show_default=True,
+    type=Duration(),
+    help="How long one store operation may wait for the database before the request gets 500.",
+)
+@option(
     "--sqlite-synchronous",
     default="full",
     show_default=True,
     type=click.Choice(["full", "normal"]),
     help="SQLite durability. 'normal' is weaker: an OS crash may lose acked notifications.",
 )
+@option(
+    "--admin-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the admin listener (/ui/, /api/, /metrics). Beyond loopback it needs"
+    " --admin-token.",
+)
+@option(
+    "--admin-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the admin listener (0 picks a free one and prints it).",
+)
+@option(
+    "--admin-token",
+    help="Token for the admin listener: API clients send Authorization: Bearer TOKEN, the"
+    " dashboard asks for it once. Set, it is required from every client.",
+)
+@option("--no-admin", is_flag=True, help="Do not start the admin listener.")
 @option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
 @option(
     "--log-level",
@@ -129,7 +159,12 @@ def serve(
     base_path: str,
     header_timeout: float,
     body_timeout: float,
+    db_timeout: float,
     sqlite_synchronous: str,
+    admin_host: str,
+    admin_port: int,
+    admin_token: str | None,
+    no_admin: bool,
     log_format: str,
     log_level: str,
 ) -> None:
@@ -163,19 +198,30 @@ def serve(
             body_timeout=body_timeout,
             base_path=base_path,
         )
-        store = store_from_url(db, sqlite_synchronous=sqlite_synchronous)
+        store = store_from_url(db, sqlite_synchronous=sqlite_synchronous, timeout=db_timeout)
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)
-    app = ReceiverApp(store, config)
+    metrics = ReceiverMetrics()
+    app = ReceiverApp(store, config, observers=[metrics])
     try:
         sock = server.bind(listener)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
     url = server.bound_url(sock, listener)
+    servers = [(server.uvicorn_config(app, listener), sock)]
+    admin_url = None
+    if not no_admin:
+        admin_listener = server.Listener(admin_host, admin_port, header_timeout=header_timeout)
+        admin_sock = _bind_admin(admin_listener, admin_token or None)
+        admin_url = server.bound_url(admin_sock, admin_listener)
+        admin_app = create_admin_app(store, metrics, AdminConfig(token=admin_token or None))
+        servers.append((server.uvicorn_config(admin_app, admin_listener), admin_sock))
 
     def announce() -> None:
         click.echo(f"ymnotify receiver listening on {url} (POST / and /notification)", err=True)
+        if admin_url is not None:
+            click.echo(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)", err=True)
         click.echo(f"store: {db}", err=True)
         if sources.allow_any:
             click.secho(
@@ -189,6 +235,23 @@ def serve(
             )
 
     try:
-        asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+        asyncio.run(server.serve(servers, announce))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _bind_admin(listener: server.Listener, token: str | None) -> socket.socket:
+    """Bind the admin socket, refusing an address beyond loopback when no token is set."""
+    try:
+        sock = server.bind(listener)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {listener.host}:{listener.port} for the admin listener: {exc}"
+            " (choose another --admin-port, or --no-admin)"
+        ) from exc
+    # Judged on the address actually bound, so a name that resolves beyond loopback is caught.
+    problem = binding_problem(sock.getsockname()[0], token)
+    if problem is not None:
+        sock.close()
+        raise click.UsageError(problem)
+    return sock

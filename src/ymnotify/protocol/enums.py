@@ -2,7 +2,7 @@
 
 Values are those of the official spec (a7b53f9, with the ff3e65c overlay) plus the two order
 substatuses the 2026-09 documentation adds. Market says other values may appear, so models never
-reject an unknown value: they keep it as a plain ``str`` (see ``models.OpenEnum``).
+reject an unknown value: they keep it as a plain ``str`` (the ``*Value`` types in ``models``).
 """
 
 from __future__ import annotations

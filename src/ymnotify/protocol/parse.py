@@ -31,6 +31,14 @@ class ParsedBody:
     def is_known(self) -> bool:
         return not isinstance(self.notification, UnknownNotification)
 
+    @property
+    def entity(self) -> str | None:
+        """The notification's lane: its entity, ``unknown:<dedup key>`` for an unknown type,
+        ``None`` for a PING (which has none)."""
+        if isinstance(self.notification, UnknownNotification):
+            return f"unknown:{self.dedup_key}"
+        return self.notification.entity
+
 
 def parse_body(body: bytes) -> ParsedBody:
     """Parse and validate a request body; raise ``MalformedNotification``."""
@@ -46,27 +54,30 @@ def parse_payload(payload: wire.JsonValue) -> Notification:
     """Validate parsed JSON against the model its ``notificationType`` names."""
     if not isinstance(payload, dict):
         raise MalformedNotification("", f"body must be a JSON object, not {_json_kind(payload)}")
-    kind = payload.get("notificationType")
-    if kind is None:
+    if "notificationType" not in payload:
         raise MalformedNotification("notificationType", "required field is missing")
+    kind = payload["notificationType"]
     if not isinstance(kind, str) or not kind:
         raise MalformedNotification("notificationType", "must be a non-empty string")
     model = KNOWN_TYPES.get(kind, UnknownNotification)
     try:
-        return model.model_validate(payload)
+        # Wire names only: the models also take snake_case names, but for Python callers; a body
+        # saying "order_id" instead of "orderId" is not a notification Market sends.
+        return model.model_validate(payload, by_alias=True, by_name=False)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise MalformedNotification(_format_path(first["loc"]), first["msg"]) from exc
 
 
 def _format_path(loc: tuple[int | str, ...]) -> str:
-    # pydantic adds the union member's name to the location of an open-enum field; it means
-    # nothing to a reader of the wire format, so only wire names and list indexes are kept.
+    # pydantic may add a union branch's tag ("str-enum[OrderStatus]", "function-after[...]") to
+    # a location; it means nothing to a reader of the wire format, so only wire names (camelCase
+    # identifiers) and list indexes are kept.
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part[:1].islower():
+        elif part.isidentifier() and part[:1].islower():
             path += f".{part}" if path else part
     return path
 

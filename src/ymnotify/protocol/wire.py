@@ -1,8 +1,9 @@
 """JSON on the wire: exact parsing, the canonical form and the dedup key.
 
 Market's ids are int64 and exceed 2**53, so no number may pass through a float: integers are
-Python ints and other numbers are kept as ``Decimal`` built from the literal as written. The
-canonical form (keys sorted, no whitespace, numbers as parsed) is what two deliveries of the same
+Python ints and other numbers are ``JsonDecimal``: an exact ``Decimal`` that also remembers its
+literal, so ``1e5`` is written back as ``1e5`` and ``0.00000001`` as ``0.00000001``. The canonical
+form (keys sorted, no whitespace, numbers as written) is what two deliveries of the same
 notification share; its SHA-256 is the dedup key.
 """
 
@@ -17,7 +18,25 @@ from typing import Any
 # also keeps every recursive walk below far from Python's recursion limit.
 MAX_DEPTH = 64
 
-JsonValue = Any  # a value produced by ``loads``: dict, list, str, int, Decimal, bool or None
+JsonValue = Any  # a value produced by ``loads``: dict, list, str, int, JsonDecimal, bool or None
+
+
+class JsonDecimal(Decimal):
+    """A JSON number with a fraction or an exponent: its exact value and its literal."""
+
+    __slots__ = ("literal",)
+    literal: str
+
+    def __new__(cls, literal: str) -> JsonDecimal:
+        number = super().__new__(cls, literal)
+        number.literal = literal
+        return number
+
+    def __reduce__(self) -> tuple[type[JsonDecimal], tuple[str]]:
+        return (JsonDecimal, (self.literal,))
+
+    def __repr__(self) -> str:
+        return f"JsonDecimal({self.literal!r})"
 
 
 class MalformedJson(ValueError):
@@ -31,7 +50,7 @@ def loads(body: bytes) -> JsonValue:
     except UnicodeDecodeError as exc:
         raise MalformedJson(f"body is not UTF-8 (byte {exc.start})") from exc
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=JsonDecimal, parse_constant=_reject_constant)
     except RecursionError as exc:
         raise MalformedJson(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
     except json.JSONDecodeError as exc:
@@ -75,13 +94,40 @@ def compact(value: JsonValue) -> str:
     return "".join(parts)
 
 
+def pretty(value: JsonValue, indent: int = 2) -> str:
+    """A parsed value indented for people: keys in received order, numbers exact."""
+    parts: list[str] = []
+    _write_indented(value, parts, " " * indent, "")
+    return "".join(parts)
+
+
+def _write_indented(value: JsonValue, out: list[str], step: str, margin: str) -> None:
+    inner = margin + step
+    if isinstance(value, dict) and value:
+        out.append("{\n")
+        for index, key in enumerate(value):
+            out.append(",\n" if index else "")
+            out.append(f"{inner}{json.dumps(key, ensure_ascii=False)}: ")
+            _write_indented(value[key], out, step, inner)
+        out.append(f"\n{margin}}}")
+    elif isinstance(value, list) and value:
+        out.append("[\n")
+        for index, item in enumerate(value):
+            out.append(",\n" if index else "")
+            out.append(inner)
+            _write_indented(item, out, step, inner)
+        out.append(f"\n{margin}]")
+    else:  # scalars and empty containers read best on one line
+        _write(value, out, sort_keys=False)
+
+
 def _write(value: JsonValue, out: list[str], *, sort_keys: bool) -> None:
     if isinstance(value, dict):
         out.append("{")
         for index, key in enumerate(sorted(value) if sort_keys else value):
             if index:
                 out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(_string(key))
             out.append(":")
             _write(value[key], out, sort_keys=sort_keys)
         out.append("}")
@@ -92,10 +138,24 @@ def _write(value: JsonValue, out: list[str], *, sort_keys: bool) -> None:
                 out.append(",")
             _write(item, out, sort_keys=sort_keys)
         out.append("]")
+    elif isinstance(value, JsonDecimal):
+        out.append(value.literal)
     elif isinstance(value, Decimal):
         out.append(str(value))
-    else:  # str, int, bool, None: json.dumps is exact for these
-        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, str):
+        out.append(_string(value))
+    else:  # int, bool, None: json.dumps is exact for these
+        out.append(json.dumps(value))
+
+
+def _string(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON allows the escape "\ud800") has no UTF-8 form: keep the
+        # string escaped, so the canonical text can always be hashed and printed.
+        return json.dumps(text)
+    return json.dumps(text, ensure_ascii=False)
 
 
 def dedup_key(value: JsonValue) -> str:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from ymnotify.protocol import wire
 from ymnotify.protocol.enums import ErrorType
 from ymnotify.protocol.models import Ping
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE, error_body, success_body
+from ymnotify.receiver.observe import IntakeObserver, IntakeOutcome
 from ymnotify.receiver.sources import SourcePolicy
 from ymnotify.store.base import Incoming, Store
 
@@ -75,14 +77,22 @@ class _RequestRejected(Exception):
 
 
 class ReceiverApp:
-    """ASGI app. Opens the store and starts ``services`` in its lifespan."""
+    """ASGI app. Opens the store and starts ``services`` in its lifespan.
+
+    ``observers`` are told the type, outcome and answer time of every POST (see ``observe``).
+    """
 
     def __init__(
-        self, store: Store, config: ReceiverConfig, services: Sequence[Service] = ()
+        self,
+        store: Store,
+        config: ReceiverConfig,
+        services: Sequence[Service] = (),
+        observers: Sequence[IntakeObserver] = (),
     ) -> None:
         self.store = store
         self.config = config
         self.services = tuple(services)
+        self.observers = tuple(observers)
         base = config.base_path
         self._intake_paths = {base + "/notification", base + "/", base or "/"}
         self._probe_path = base + "/notification"
@@ -110,6 +120,10 @@ class ReceiverApp:
         stack = contextlib.AsyncExitStack()
         try:
             await stack.enter_async_context(self.running())
+        except StoreError as exc:  # an operator's problem (path, permissions): the reason suffices
+            logger.error("receiver failed to start: %s", exc)
+            await send({"type": "lifespan.startup.failed", "message": str(exc)})
+            return
         except Exception as exc:
             logger.exception("receiver failed to start")
             await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -157,6 +171,16 @@ class ReceiverApp:
             await _send_json(send, 200, {"status": "ready"})
 
     async def _intake(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        notification_type, outcome = await self._answer(scope, receive, send)
+        elapsed = time.perf_counter() - started
+        for observer in self.observers:
+            observer.observe(notification_type, outcome, elapsed)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[str | None, IntakeOutcome]:
+        """Answer one POST; return the declared type and the outcome for the observers."""
         received_at = datetime.now(UTC)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         peer = scope["client"][0] if scope.get("client") else None
@@ -167,22 +191,21 @@ class ReceiverApp:
         if not sources.allows(client):
             logger.warning("refused source %s (peer %s)", client, peer)
             await _send_error(send, 403, ErrorType.UNKNOWN, sources.refusal_hint(client, peer))
-            return
+            return None, IntakeOutcome.REFUSED
         try:
             body = await self._read_body(headers, receive)
         except _RequestRejected as exc:
             await _send_error(send, exc.status, exc.error_type, exc.message, close=True)
-            return
+            return None, IntakeOutcome.REJECTED
         try:
             parsed = protocol_parse.parse_body(body)
         except protocol_parse.MalformedNotification as exc:
-            await self._quarantine(body, headers, client or "", received_at, exc, send)
-            return
+            return await self._quarantine(body, headers, client or "", received_at, exc, send)
         if isinstance(parsed.notification, Ping):
             # Market allows PING one second; answer before any write, note it on the side.
             self.store.record_ping(client or "", received_at)
             await self._send_success(send, received_at)
-            return
+            return parsed.notification.notification_type, IntakeOutcome.PING
         notification = parsed.notification
         incoming = Incoming(
             dedup_key=parsed.dedup_key,
@@ -191,17 +214,19 @@ class ReceiverApp:
             source=client or "",
             received_at=received_at,
             notification_type=notification.notification_type,
-            entity=notification.entity or f"unknown:{parsed.dedup_key}",
+            entity=parsed.entity,
             event_time=notification.event_time,
             state_changes=notification.state_changes(),
         )
         try:
-            await self.store.accept(incoming)
+            accepted = await self.store.accept(incoming)
         except StoreError as exc:
             logger.error("store failed, answering 500 so Market retries: %s", exc)
             await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
-            return
+            return incoming.notification_type, IntakeOutcome.STORE_ERROR
         await self._send_success(send, received_at)
+        outcome = IntakeOutcome.DUPLICATE if accepted.duplicate else IntakeOutcome.ACCEPTED
+        return incoming.notification_type, outcome
 
     async def _quarantine(
         self,
@@ -211,7 +236,7 @@ class ReceiverApp:
         received_at: datetime,
         problem: protocol_parse.MalformedNotification,
         send: Send,
-    ) -> None:
+    ) -> tuple[str | None, IntakeOutcome]:
         notification_type = _declared_type(body)
         incoming = Incoming(
             dedup_key=wire.raw_dedup_key(body),
@@ -228,8 +253,9 @@ class ReceiverApp:
             # Answering 400 would make Market drop it; 500 keeps the body coming back.
             logger.error("store failed while quarantining, answering 500: %s", exc)
             await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
-            return
+            return notification_type, IntakeOutcome.STORE_ERROR
         await _send_error(send, 400, ErrorType.WRONG_EVENT_FORMAT, str(problem))
+        return notification_type, IntakeOutcome.QUARANTINED
 
     async def _read_body(self, headers: list[tuple[bytes, bytes]], receive: Receive) -> bytes:
         limit = self.config.max_body
@@ -260,7 +286,9 @@ class ReceiverApp:
                         break
         except TimeoutError:
             raise _RequestRejected(
-                408, ErrorType.UNKNOWN, f"body not received within {self.config.body_timeout:g}s"
+                408,
+                ErrorType.UNKNOWN,
+                f"body not received within {self.config.body_timeout:g}s (--body-timeout)",
             ) from None
         return b"".join(chunks)
 

@@ -140,6 +140,13 @@ class _Server(uvicorn.Server):
         yield
 
 
+async def _serve_one(server: uvicorn.Server, sock: socket.socket) -> None:
+    # uvicorn ends a failed lifespan startup with sys.exit() inside this task; the app has
+    # logged why, and ``serve`` reports the failure as an error instead of a SystemExit trace.
+    with contextlib.suppress(SystemExit):
+        await server.serve(sockets=[sock])
+
+
 async def serve(
     servers: list[tuple[uvicorn.Config, socket.socket]],
     on_started: Callable[[], None] | None = None,
@@ -161,7 +168,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, request_exit, sig)
     tasks = [
-        asyncio.create_task(server.serve(sockets=[sock]))
+        asyncio.create_task(_serve_one(server, sock))
         for server, (_, sock) in zip(instances, servers, strict=True)
     ]
     try:

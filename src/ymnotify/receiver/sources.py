@@ -21,10 +21,14 @@ IPNetwork = IPv4Network | IPv6Network
 def parse_address(text: str) -> IPAddress | None:
     """An address from a peer or a forwarded hop; IPv4-mapped IPv6 becomes IPv4."""
     candidate = text.strip()
-    if candidate.startswith("[") and "]" in candidate:  # "[::1]:443" in some proxies' hops
-        candidate = candidate[1 : candidate.index("]")]
+    if candidate.startswith("["):  # "[::1]:443" or "[::1]" in some proxies' hops
+        candidate, closed, port = candidate[1:].partition("]")
+        if not closed or not _is_port_suffix(port, optional=True):
+            return None
     elif candidate.count(":") == 1:  # "1.2.3.4:5678"
-        candidate = candidate.split(":", 1)[0]
+        candidate, _, port = candidate.partition(":")
+        if not _is_port_suffix(":" + port, optional=False):
+            return None
     try:
         address = ip_address(candidate)
     except ValueError:
@@ -32,6 +36,14 @@ def parse_address(text: str) -> IPAddress | None:
     if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _is_port_suffix(text: str, *, optional: bool) -> bool:
+    # Anything else after an address ("[1.2.3.4]evil", "1.2.3.4:http") makes the hop garbage.
+    if not text:
+        return optional
+    digits = text[1:]
+    return text[0] == ":" and 0 < len(digits) <= 5 and digits.isascii() and digits.isdigit()
 
 
 def _in_any(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
@@ -100,13 +112,17 @@ class SourcePolicy:
     def refusal_hint(self, client: str | None, peer: str | None) -> str:
         """A message for the 403 body: what was seen and which flag would admit it."""
         if client is None:
+            if peer is None or parse_address(peer) is None:
+                return f"the connection has no IP address to check (peer {peer!r})"
             return (
-                f"source address could not be determined (peer {peer}); a forwarded hop is not"
-                " an IP address"
+                f"source address could not be determined: peer {peer} is a trusted proxy but an"
+                " X-Forwarded-For hop it passed is not an IP address. The receiver admits the"
+                " rightmost hop that is not a --trust-proxy network when it is in Market's ranges"
+                " or an --allow-network; make the proxy append the address it saw"
             )
         address = parse_address(client)
         width = 32 if address is None or address.version == 4 else 128
-        seen = f"source {client} is not an allowed network"
+        seen = f"source {client} is not in an allowed network"
         if client != (str(parse_address(peer)) if peer else None):
             seen += f" (as forwarded by trusted proxy {peer})"
         return (

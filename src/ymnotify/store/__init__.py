@@ -5,6 +5,7 @@ from __future__ import annotations
 from ymnotify.errors import ConfigError
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -13,13 +14,16 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
 )
 
 DEFAULT_DB_URL = "sqlite:///./ymnotify.db"
 
 __all__ = [
+    "DEFAULT_DB_TIMEOUT",
     "DEFAULT_DB_URL",
     "Accepted",
+    "Backlog",
     "EntityState",
     "InboxStats",
     "Incoming",
@@ -28,12 +32,22 @@ __all__ = [
     "PingRecord",
     "Store",
     "StoredNotification",
+    "TypeCount",
     "store_from_url",
 ]
 
 
-def store_from_url(url: str, *, sqlite_synchronous: str = "full") -> Store:
-    """A (not yet opened) store for ``sqlite:///PATH``, ``memory://`` or ``postgresql://…``."""
+DEFAULT_DB_TIMEOUT = 5.0
+
+
+def store_from_url(
+    url: str, *, sqlite_synchronous: str = "full", timeout: float = DEFAULT_DB_TIMEOUT
+) -> Store:
+    """A (not yet opened) store for ``sqlite:///PATH``, ``memory://`` or ``postgresql://…``.
+
+    ``timeout`` bounds how long one operation waits for the database: SQLite's busy timeout
+    (another process holds the write lock), PostgreSQL's wait for a pooled connection.
+    """
     if url.startswith("sqlite:///"):
         from ymnotify.store.sqlite import SqliteStore
 
@@ -42,13 +56,19 @@ def store_from_url(url: str, *, sqlite_synchronous: str = "full") -> Store:
             raise ConfigError("sqlite URL needs a file path, e.g. sqlite:///./ymnotify.db")
         if sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("--sqlite-synchronous must be 'full' or 'normal'")
-        return SqliteStore(path, synchronous=sqlite_synchronous)  # type: ignore[arg-type]
+        return SqliteStore(
+            path,
+            synchronous=sqlite_synchronous,  # type: ignore[arg-type]
+            busy_timeout=timeout,
+        )
     if url.startswith("memory://"):
         from ymnotify.store.memory import MemoryStore
 
         return MemoryStore()
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("the PostgreSQL store is not available in this version yet")
+        from ymnotify.store.postgres import PostgresStore
+
+        return PostgresStore(url, acquire_timeout=timeout)
     raise ConfigError(
         f"unsupported --db URL {url!r}: use sqlite:///PATH or postgresql://user@host/dbname"
     )

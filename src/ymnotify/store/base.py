@@ -33,7 +33,10 @@ class NotificationStatus(enum.StrEnum):
 
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text: sorts as time does, so stores compare times as strings."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # strftime's %Y does not pad years before 1000 on every platform; "999-…" would sort after
+    # "2026-…" and not parse back.
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_utc_text(text: str) -> datetime:
@@ -123,6 +126,36 @@ class InboxStats:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits: cheap to compute at every metrics scrape, even with a million rows."""
+
+    pending: int
+    # Receive time of the pending notification with the lowest id: ids follow receipt order to
+    # within one commit batch, and reading it is one index probe instead of a scan.
+    oldest_pending_at: datetime | None
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypeCount:
+    """How many notifications of one type arrived in one time bucket (for charts)."""
+
+    bucket_start: datetime
+    notification_type: str  # "" for quarantined bodies that name no type
+    count: int
+
+
+def check_buckets(since: datetime, until: datetime, bucket_seconds: int) -> None:
+    """Refuse bucket arguments that the SQL backends could not honour exactly."""
+    if since.microsecond:
+        raise ValueError("counts_over_time: since must be a whole second")
+    if bucket_seconds < 1:
+        raise ValueError("counts_over_time: bucket_seconds must be at least 1")
+    if until < since:
+        raise ValueError("counts_over_time: until is before since")
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationFilter:
     """Which notifications a listing returns; every field narrows, ``None`` means any."""
 
@@ -132,6 +165,7 @@ class NotificationFilter:
     received_since: datetime | None = None
     received_until: datetime | None = None
     before_id: int | None = None  # paging: only ids below this one
+    body_contains: bytes | None = None  # only bodies holding these exact bytes (case matters)
     limit: int = 100
     newest_first: bool = True
     ids: tuple[int, ...] = field(default=())
@@ -143,6 +177,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect and bring the schema up to date (or refuse, see ``SchemaMismatch``)."""
+
+    @abc.abstractmethod
+    async def migrate(self) -> tuple[int, int]:
+        """Bring the schema up to date; return (version before, version after).
+
+        Works on a store that ``open`` refused for being behind.
+        """
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -179,6 +220,24 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def stats(self) -> InboxStats:
         """Totals by status and type, duplicates, stale count, the last PING."""
+
+    @abc.abstractmethod
+    async def backlog(self) -> Backlog:
+        """Pending and quarantined counts and the oldest pending receive time (index-only)."""
+
+    @abc.abstractmethod
+    async def last_ping(self) -> PingRecord | None:
+        """The last PING recorded, or ``None`` if none ever was."""
+
+    @abc.abstractmethod
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        """Notifications received in ``[since, until)`` per type and bucket, oldest first.
+
+        Bucket ``k`` covers ``[since + k*bucket_seconds, since + (k+1)*bucket_seconds)``; empty
+        buckets are left out. ``since`` must be a whole second (see ``check_buckets``).
+        """
 
     async def __aenter__(self) -> Store:
         await self.open()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
+
+logger = logging.getLogger("ymnotify.store")
 
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
@@ -46,6 +49,11 @@ class GroupCommitWriter:
         )
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        self._committed_batches = 0
+        # Guards the queue's end of life: once the writer has stopped, nothing more is queued
+        # (it would never be answered).
+        self._accepting = threading.Lock()
+        self._stopped = False
 
     def start(self) -> None:
         self._thread.start()
@@ -65,19 +73,26 @@ class GroupCommitWriter:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def committed_batches(self) -> int:
+        """How many transactions this writer has committed: how well requests are grouped."""
+        return self._committed_batches
+
     def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
         """Queue ``operation``; the future resolves after the batch holding it is committed."""
-        if not self._thread.is_alive():
-            raise StoreUnavailable("the SQLite writer is not running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Request(operation, future, loop))
+        with self._accepting:
+            if self._stopped or not self._thread.is_alive():
+                raise StoreUnavailable("the SQLite writer is not running")
+            self._queue.put(_Request(operation, future, loop))
         return future
 
     def submit_nowait(self, operation: Operation[Any]) -> None:
         """Queue ``operation`` without waiting for it; a failure is only lost, never raised."""
-        if self._thread.is_alive():
-            self._queue.put(_Request(operation, None, None))
+        with self._accepting:
+            if not self._stopped and self._thread.is_alive():
+                self._queue.put(_Request(operation, None, None))
 
     def _run(self) -> None:
         try:
@@ -88,26 +103,49 @@ class GroupCommitWriter:
             return
         self._started.set()
         try:
-            while True:
-                first = self._queue.get()
-                if first is _STOP:
-                    return
-                batch: list[_Request[Any]] = [first]
-                stop_after = False
-                while len(batch) < self._max_batch:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is _STOP:
-                        stop_after = True
-                        break
-                    batch.append(item)
-                self._commit_batch(connection, batch)
-                if stop_after:
-                    return
+            self._serve(connection)
+        except BaseException:
+            logger.critical("the SQLite writer stopped on an unexpected error", exc_info=True)
         finally:
             connection.close()
+            self._fail_leftovers()
+
+    def _serve(self, connection: sqlite3.Connection) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch: list[_Request[Any]] = [first]
+            stop_after = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop_after = True
+                    break
+                batch.append(item)
+            try:
+                self._commit_batch(connection, batch)
+            except BaseException as exc:
+                for request in batch:
+                    _answer(request, False, _stopped(exc))
+                raise
+            if stop_after:
+                return
+
+    def _fail_leftovers(self) -> None:
+        # Requests queued as the writer stopped (or failed) get an answer: nobody waits forever.
+        with self._accepting:
+            self._stopped = True
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _answer(item, False, StoreUnavailable("the SQLite writer has stopped"))
 
     def _commit_batch(self, connection: sqlite3.Connection, batch: list[_Request[Any]]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -124,20 +162,35 @@ class GroupCommitWriter:
                     outcomes.append((True, result))
                 connection.execute("RELEASE op")
             connection.execute("COMMIT")
+            self._committed_batches += 1  # only this thread writes it
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            outcomes = [(False, _translate(exc))] * len(batch)
-        # One wake-up per event loop for the whole batch: call_soon_threadsafe writes to the
-        # loop's self-pipe, and doing that per request cost a syscall and a GIL hand-off each.
-        waiters: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for request, (ok, value) in zip(batch, outcomes, strict=True):
-            if request.future is not None and request.loop is not None:
-                waiters.setdefault(request.loop, []).append((request.future, ok, value))
-        for loop, settlements in waiters.items():
-            # A closed loop raises RuntimeError: its waiters are gone, nobody is left to tell.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle_all, settlements)
+            outcomes = [(False, _translate(exc)) for _ in batch]  # one exception per waiter
+        _answer_all(batch, outcomes)
+
+
+def _answer_all(batch: list[_Request[Any]], outcomes: list[tuple[bool, Any]]) -> None:
+    # One wake-up per event loop for the whole batch: call_soon_threadsafe writes to the loop's
+    # self-pipe, and doing that per request cost a syscall and a GIL hand-off each.
+    waiters: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for request, (ok, value) in zip(batch, outcomes, strict=True):
+        if request.future is not None and request.loop is not None:
+            waiters.setdefault(request.loop, []).append((request.future, ok, value))
+    for loop, settlements in waiters.items():
+        # A closed loop raises RuntimeError: its waiters are gone, nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, settlements)
+
+
+def _answer(request: _Request[Any], ok: bool, value: Any) -> None:
+    _answer_all([request], [(ok, value)])
+
+
+def _stopped(exc: BaseException) -> StoreUnavailable:
+    failure = StoreUnavailable(f"the SQLite writer stopped: {exc!r}")
+    failure.__cause__ = exc
+    return failure
 
 
 def _translate(exc: Exception) -> Exception:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -22,6 +23,8 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
 )
 
 
@@ -38,6 +41,9 @@ class MemoryStore(Store):
 
     async def open(self) -> None:
         self._open = True
+
+    async def migrate(self) -> tuple[int, int]:
+        return (0, 0)  # nothing persists, so there is no schema to bring up to date
 
     async def close(self) -> None:
         self._open = False
@@ -99,8 +105,12 @@ class MemoryStore(Store):
         return stale
 
     def record_ping(self, source: str, received_at: datetime) -> None:
-        count = 1 if self._ping is None else self._ping.count + 1
-        self._ping = PingRecord(received_at, source, count)
+        if self._ping is None:
+            self._ping = PingRecord(received_at, source, 1)
+        elif received_at >= self._ping.received_at:
+            self._ping = PingRecord(received_at, source, self._ping.count + 1)
+        else:  # an earlier PING noted late: counted, but the later one stays the last
+            self._ping = replace(self._ping, count=self._ping.count + 1)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
         await self.check()
@@ -138,6 +148,36 @@ class MemoryStore(Store):
             last_received_at=max((row.last_received_at for row in rows), default=None),
         )
 
+    async def backlog(self) -> Backlog:
+        await self.check()
+        pending = [r for r in self._rows.values() if r.status == NotificationStatus.PENDING]
+        oldest = min(pending, key=lambda r: r.id, default=None)
+        return Backlog(
+            pending=len(pending),
+            oldest_pending_at=None if oldest is None else oldest.received_at,
+            quarantined=sum(
+                r.status == NotificationStatus.QUARANTINED for r in self._rows.values()
+            ),
+        )
+
+    async def last_ping(self) -> PingRecord | None:
+        await self.check()
+        return self._ping
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        await self.check()
+        counts: dict[tuple[datetime, str], int] = {}
+        width = timedelta(seconds=bucket_seconds)
+        for row in self._rows.values():
+            if since <= row.received_at < until:
+                start = since + width * ((row.received_at - since) // width)
+                key = (start, row.notification_type or "")
+                counts[key] = counts.get(key, 0) + 1
+        return [TypeCount(start, kind, n) for (start, kind), n in sorted(counts.items())]
+
 
 def _matches(row: StoredNotification, query: NotificationFilter) -> bool:
     return (
@@ -147,5 +187,6 @@ def _matches(row: StoredNotification, query: NotificationFilter) -> bool:
         and (query.received_since is None or row.received_at >= query.received_since)
         and (query.received_until is None or row.received_at < query.received_until)
         and (query.before_id is None or row.id < query.before_id)
+        and (not query.body_contains or query.body_contains in row.body)
         and (not query.ids or row.id in query.ids)
     )

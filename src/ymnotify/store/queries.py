@@ -1,4 +1,8 @@
-"""Named SQL blocks, one file per dialect, so the dialects' parity can be read side by side."""
+"""Named SQL blocks, one file per dialect, so the dialects' parity can be read side by side.
+
+``package`` names the package holding ``sql/`` and ``migrations/`` (the receiver's store by
+default; the Market sandbox keeps its own beside its code).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from functools import cache
 from importlib import resources
 
 _BLOCK_NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+STORE_PACKAGE = "ymnotify.store"
 
 
 @cache
-def load(dialect: str) -> dict[str, str]:
+def load(dialect: str, package: str = STORE_PACKAGE) -> dict[str, str]:
     """Every ``-- name: X`` block of ``sql/<dialect>.sql`` as ``{X: sql}``."""
-    text = resources.files("ymnotify.store").joinpath("sql", f"{dialect}.sql").read_text("utf-8")
+    text = resources.files(package).joinpath("sql", f"{dialect}.sql").read_text("utf-8")
     parts = _BLOCK_NAME.split(text)
     # parts = [preamble, name1, body1, name2, body2, ...]
     return {
@@ -20,9 +25,9 @@ def load(dialect: str) -> dict[str, str]:
     }
 
 
-def migrations(dialect: str) -> list[tuple[int, str]]:
+def migrations(dialect: str, package: str = STORE_PACKAGE) -> list[tuple[int, str]]:
     """The ``migrations/<dialect>/NNNN_*.sql`` scripts as ``(version, sql)``, in order."""
-    folder = resources.files("ymnotify.store").joinpath("migrations", dialect)
+    folder = resources.files(package).joinpath("migrations", dialect)
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -12,15 +12,17 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from ymnotify.errors import SchemaMismatch, StoreUnavailable
+from ymnotify.errors import StoreUnavailable
 from ymnotify.store import queries
 from ymnotify.store.base import (
     Accepted,
+    Backlog,
     EntityState,
     InboxStats,
     Incoming,
@@ -29,10 +31,14 @@ from ymnotify.store.base import (
     PingRecord,
     Store,
     StoredNotification,
+    TypeCount,
+    check_buckets,
     parse_utc_text,
     utc_text,
 )
 from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.listing import listing_sql
+from ymnotify.store.migrate import migrate_sqlite
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
@@ -66,14 +72,27 @@ class SqliteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             setup = self._connect()
             try:
-                _migrate(setup)
+                migrate_sqlite(setup, queries.migrations("sqlite"))
             finally:
                 setup.close()
             self._reader = self._connect()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:  # OSError: its directory cannot be made
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
         self._writer = GroupCommitWriter(self._connect)
         self._writer.start()
+
+    async def migrate(self) -> tuple[int, int]:
+        def run() -> tuple[int, int]:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = self._connect()
+            try:
+                return migrate_sqlite(connection, queries.migrations("sqlite"))
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
 
     async def close(self) -> None:
         writer, self._writer = self._writer, None
@@ -91,13 +110,22 @@ class SqliteStore(Store):
             check_same_thread=False,
             timeout=self.busy_timeout,
         )
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
-        # NORMAL (documented as weaker) survives a process crash but not an OS crash.
-        connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-        connection.execute("PRAGMA foreign_keys=ON")
+        try:
+            connection.row_factory = sqlite3.Row
+            _enable_wal(connection, self.busy_timeout)
+            # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
+            # NORMAL (documented as weaker) survives a process crash but not an OS crash.
+            connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed since ``open``; far fewer than accepts under load."""
+        return 0 if self._writer is None else self._writer.committed_batches
 
     async def check(self) -> None:
         if self._writer is None or not self._writer.alive:
@@ -135,7 +163,12 @@ class SqliteStore(Store):
         return await asyncio.to_thread(run)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
-        sql, params = _listing_sql(query)
+        sql, params = listing_sql(
+            query,
+            placeholder=lambda name: f":{name}",
+            encode_time=utc_text,
+            body_contains="instr(body, {}) > 0",  # a BLOB needle: instr compares bytes
+        )
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [_notification_from_row(row) for row in rows]
 
@@ -172,15 +205,60 @@ class SqliteStore(Store):
                 by_type=by_type,
                 duplicates=totals["duplicates"],
                 stale=totals["stale"],
-                last_ping=None
-                if ping is None
-                else PingRecord(parse_utc_text(ping["received_at"]), ping["source"], ping["count"]),
+                last_ping=None if ping is None else _ping_from_row(ping),
                 last_received_at=None
                 if totals["last_received_at"] is None
                 else parse_utc_text(totals["last_received_at"]),
             )
 
         return await self._read(gather)
+
+    async def backlog(self) -> Backlog:
+        def gather(c: sqlite3.Connection) -> Backlog:
+            oldest = c.execute(SQL["oldest_pending"]).fetchone()
+            return Backlog(
+                pending=c.execute(SQL["count_pending"]).fetchone()["n"],
+                oldest_pending_at=None if oldest is None else parse_utc_text(oldest[0]),
+                quarantined=c.execute(SQL["count_quarantined"]).fetchone()["n"],
+            )
+
+        return await self._read(gather)
+
+    async def last_ping(self) -> PingRecord | None:
+        row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
+        return None if row is None else _ping_from_row(row)
+
+    async def counts_over_time(
+        self, since: datetime, until: datetime, bucket_seconds: int
+    ) -> list[TypeCount]:
+        check_buckets(since, until, bucket_seconds)
+        params = {
+            "since": utc_text(since),
+            "until": utc_text(until),
+            "since_epoch": int(since.timestamp()),
+            "bucket": bucket_seconds,
+        }
+        rows = await self._read(lambda c: c.execute(SQL["counts_over_time"], params).fetchall())
+        width = timedelta(seconds=bucket_seconds)
+        return [
+            TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
+        ]
+
+
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    # Turning a new file into WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once, without its busy handler, while another process does the same (serve and
+    # worker starting together on a fresh file). Retry briefly, bounded by the busy timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        else:
+            return
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
@@ -241,34 +319,8 @@ def _apply_state(connection: sqlite3.Connection, incoming: Incoming, notificatio
     return stale
 
 
-def _listing_sql(query: NotificationFilter) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {"limit": query.limit}
-    if query.notification_type is not None:
-        clauses.append("notification_type = :notification_type")
-        params["notification_type"] = query.notification_type
-    if query.status is not None:
-        clauses.append("status = :status")
-        params["status"] = query.status.value
-    if query.entity is not None:
-        clauses.append("entity = :entity")
-        params["entity"] = query.entity
-    if query.received_since is not None:
-        clauses.append("received_at >= :since")
-        params["since"] = utc_text(query.received_since)
-    if query.received_until is not None:
-        clauses.append("received_at < :until")
-        params["until"] = utc_text(query.received_until)
-    if query.before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = query.before_id
-    if query.ids:
-        names = [f":id{index}" for index in range(len(query.ids))]
-        clauses.append(f"id IN ({', '.join(names)})")
-        params.update({name[1:]: value for name, value in zip(names, query.ids, strict=True)})
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = "DESC" if query.newest_first else "ASC"
-    return f"SELECT * FROM notifications {where} ORDER BY id {order} LIMIT :limit", params
+def _ping_from_row(row: sqlite3.Row) -> PingRecord:
+    return PingRecord(parse_utc_text(row["received_at"]), row["source"], row["count"])
 
 
 def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
@@ -288,34 +340,3 @@ def _notification_from_row(row: sqlite3.Row) -> StoredNotification:
         body=bytes(row["body"]),
         error=row["error"],
     )
-
-
-def _migrate(connection: sqlite3.Connection) -> None:
-    """Bring an empty or older file up to the current schema; refuse a newer one."""
-    scripts = queries.migrations("sqlite")
-    latest = scripts[-1][0]
-    connection.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
-    try:
-        current = connection.execute("PRAGMA user_version").fetchone()[0]
-        if current > latest:
-            raise SchemaMismatch(
-                f"store schema version {current} is newer than this ymnotify knows ({latest});"
-                " upgrade ymnotify",
-                found=current,
-                expected=latest,
-            )
-        for version, script in scripts:
-            if version > current:
-                for statement in _statements(script):
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {version}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-
-
-def _statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; split on ';' instead (no ';' inside SQL text).
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

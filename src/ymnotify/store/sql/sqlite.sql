@@ -28,10 +28,11 @@ ON CONFLICT (entity, slot) DO UPDATE SET
 UPDATE notifications SET stale = 1 WHERE id = :id;
 
 -- name: record_ping
+-- The later receive time wins, as in PostgreSQL (where PINGs commit in any order).
 INSERT INTO last_ping (id, received_at, source, count) VALUES (1, :received_at, :source, 1)
 ON CONFLICT (id) DO UPDATE SET
-    received_at = excluded.received_at,
-    source = excluded.source,
+    received_at = max(received_at, excluded.received_at),
+    source = CASE WHEN excluded.received_at >= received_at THEN excluded.source ELSE source END,
     count = count + 1;
 
 -- name: get_notification
@@ -54,3 +55,21 @@ FROM notifications;
 
 -- name: last_ping
 SELECT received_at, source, count FROM last_ping WHERE id = 1;
+
+-- name: count_pending
+SELECT count(*) AS n FROM notifications WHERE status = 'pending';
+
+-- name: oldest_pending
+SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT 1;
+
+-- name: count_quarantined
+SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: counts_over_time
+-- Whole seconds cut from the text: SQLite's date functions would round .9995 s up.
+SELECT (unixepoch(substr(received_at, 1, 19)) - :since_epoch) / :bucket AS bucket,
+       coalesce(notification_type, '') AS notification_type, count(*) AS n
+FROM notifications
+WHERE received_at >= :since AND received_at < :until
+GROUP BY bucket, notification_type
+ORDER BY bucket, notification_type;

@@ -1,0 +1,213 @@
+"""The receiver dashboard's pages (``/ui/``): server-rendered HTML, no script needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ymnotify.admin import charts
+from ymnotify.admin.extensions import AdminExtension, Section
+from ymnotify.admin.health import DEFAULT_PING_RECENT, Health, endpoint_health
+from ymnotify.admin.queries import FILTER_PARAMS, notification_filter
+from ymnotify.admin.templates import render
+from ymnotify.errors import StoreError
+from ymnotify.protocol import wire
+from ymnotify.protocol.enums import NotificationType
+from ymnotify.store import NotificationFilter, NotificationStatus, Store, StoredNotification
+
+# Chart windows: (span, bucket). The bucket divides a day so bars line up with clock hours.
+WINDOWS = {
+    "24h": (timedelta(hours=24), 3600),
+    "7d": (timedelta(days=7), 6 * 3600),
+    "30d": (timedelta(days=30), 86400),
+}
+TIMELINE_LIMIT = 1000
+QUARANTINE_PAGE = 50
+
+
+async def store_health(store: Store, now: datetime, recent: timedelta) -> Health:
+    """The endpoint's health from cheap reads: the store check, the last PING, the newest row."""
+    try:
+        await store.check()
+        last_ping = await store.last_ping()
+        newest = await store.list_notifications(NotificationFilter(limit=1))
+    except StoreError as exc:
+        return endpoint_health(
+            store_problem=str(exc), last_ping=None, last_received_at=None, now=now
+        )
+    return endpoint_health(
+        store_problem=None,
+        last_ping=last_ping,
+        last_received_at=newest[0].received_at if newest else None,
+        now=now,
+        recent=recent,
+    )
+
+
+class Pages:
+    """The dashboard, bound to a store and the extensions that add to it."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        extensions: Sequence[AdminExtension] = (),
+        token_set: bool = False,
+        ping_recent: timedelta = DEFAULT_PING_RECENT,
+    ) -> None:
+        self.store = store
+        self.extensions = tuple(extensions)
+        self.token_set = token_set
+        self.ping_recent = ping_recent
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/ui/", self.home, name="home"),
+            Route("/ui/inbox", self.inbox, name="inbox"),
+            Route("/ui/notifications/{notification_id:int}", self.notification),
+            Route("/ui/entity/{entity:path}", self.entity),
+            Route("/ui/quarantine", self.quarantine, name="quarantine"),
+        ]
+
+    def _page(
+        self, name: str, request: Request, status_code: int = 200, **context: object
+    ) -> HTMLResponse:
+        nav = [link for extension in self.extensions for link in extension.nav_links()]
+        return render(
+            name,
+            status_code,
+            path=request.url.path,
+            nav_links=nav,
+            token_set=self.token_set,
+            bare=False,
+            **context,
+        )
+
+    async def home(self, request: Request) -> Response:
+        now = datetime.now(UTC)
+        window = request.query_params.get("window", "24h")
+        if window not in WINDOWS:
+            window = "24h"
+        span, bucket = WINDOWS[window]
+        end = datetime.fromtimestamp((int(now.timestamp()) // bucket + 1) * bucket, UTC)
+        since = end - span
+        health = await store_health(self.store, now, self.ping_recent)
+        stats = await self.store.stats()
+        backlog = await self.store.backlog()
+        counts = await self.store.counts_over_time(since, end, bucket)
+        chart = charts.stacked_bars(
+            counts, since=since, bucket_seconds=bucket, buckets=int(span.total_seconds()) // bucket
+        )
+        return self._page(
+            "home.html",
+            request,
+            health=health,
+            stats=stats,
+            backlog=backlog,
+            chart=chart,
+            window=window,
+            windows=list(WINDOWS),
+            statuses=[s.value for s in NotificationStatus],
+        )
+
+    async def inbox(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        query = notification_filter(params)
+        rows = await self.store.list_notifications(replace(query, limit=query.limit + 1))
+        older = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            kept = {k: v for k, v in params.items() if k in FILTER_PARAMS and v}
+            older = "?" + urlencode({**kept, "before_id": rows[-1].id})
+        return self._page(
+            "inbox.html",
+            request,
+            rows=rows,
+            query=query,
+            params=params,
+            older=older,
+            first_page=query.before_id is None,
+            newest="?" + urlencode({k: v for k, v in params.items() if k in FILTER_PARAMS and v}),
+            types=[kind.value for kind in NotificationType],
+            statuses=[s.value for s in NotificationStatus],
+        )
+
+    async def notification(self, request: Request) -> Response:
+        notification_id: int = request.path_params["notification_id"]
+        row = await self.store.get_notification(notification_id)
+        if row is None:
+            return self._page(
+                "error.html",
+                request,
+                404,
+                title="Not found",
+                message=f"There is no notification {notification_id}.",
+            )
+        sections: list[Section] = []
+        for extension in self.extensions:
+            sections.extend(await extension.notification_sections(row))
+        return self._page(
+            "notification.html", request, row=row, body=_readable_body(row), sections=sections
+        )
+
+    async def entity(self, request: Request) -> Response:
+        entity: str = request.path_params["entity"]
+        rows = await self.store.list_notifications(
+            NotificationFilter(entity=entity, newest_first=False, limit=TIMELINE_LIMIT + 1)
+        )
+        states = await self.store.entity_states(entity)
+        if not rows and not states:
+            return self._page(
+                "error.html",
+                request,
+                404,
+                title="Not found",
+                message=f"Nothing is known about {entity}.",
+            )
+        return self._page(
+            "entity.html",
+            request,
+            entity=entity,
+            rows=rows[:TIMELINE_LIMIT],
+            truncated=len(rows) > TIMELINE_LIMIT,
+            states=states,
+            inbox_link="/ui/inbox?" + urlencode({"entity": entity}),
+        )
+
+    async def quarantine(self, request: Request) -> Response:
+        params = {**request.query_params, "status": NotificationStatus.QUARANTINED.value}
+        query = notification_filter(params, default_limit=QUARANTINE_PAGE)
+        rows = await self.store.list_notifications(replace(query, limit=query.limit + 1))
+        older = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            older = "?" + urlencode({"before_id": rows[-1].id})
+        backlog = await self.store.backlog()
+        return self._page(
+            "quarantine.html",
+            request,
+            rows=rows,
+            older=older,
+            first_page=query.before_id is None,
+            total=backlog.quarantined,
+            snippets={row.id: _snippet(row.body) for row in rows},
+        )
+
+
+def _readable_body(row: StoredNotification) -> str:
+    """The body indented when it is JSON, else as received (invalid UTF-8 shown as ``�``)."""
+    try:
+        return wire.pretty(wire.loads(row.body))
+    except wire.MalformedJson:
+        return row.body.decode("utf-8", errors="replace")
+
+
+def _snippet(body: bytes, length: int = 160) -> str:
+    text = body.decode("utf-8", errors="replace")
+    return text if len(text) <= length else text[:length] + "…"

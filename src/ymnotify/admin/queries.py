@@ -1,0 +1,70 @@
+"""Turning the query string of the inbox (page or API) into a ``NotificationFilter``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from ymnotify.errors import YmnotifyError
+from ymnotify.store import NotificationFilter, NotificationStatus
+
+PAGE_SIZE = 50
+MAX_LIMIT = 500
+FILTER_PARAMS = ("type", "status", "entity", "since", "until", "q")
+
+
+class BadQuery(YmnotifyError):
+    """A query parameter that cannot be used; ``str(exc)`` names it and says why."""
+
+
+def notification_filter(
+    params: Mapping[str, str], *, default_limit: int = PAGE_SIZE
+) -> NotificationFilter:
+    """The filter for ``type``, ``status``, ``entity``, ``since``, ``until`` (UTC when no offset
+    is given), ``q`` (bytes the body must contain), ``before_id`` and ``limit``.
+
+    Empty values mean "any", as an HTML form sends them.
+    """
+
+    def text(name: str) -> str | None:
+        value = params.get(name, "").strip()
+        return value or None
+
+    status = text("status")
+    if status is not None and status not in {s.value for s in NotificationStatus}:
+        choices = ", ".join(s.value for s in NotificationStatus)
+        raise BadQuery(f"status: {status!r} is not one of {choices}")
+    search = params.get("q", "")
+    return NotificationFilter(
+        notification_type=text("type"),
+        status=NotificationStatus(status) if status else None,
+        entity=text("entity"),
+        received_since=_moment("since", text("since")),
+        received_until=_moment("until", text("until")),
+        before_id=_integer("before_id", text("before_id"), 1, None),
+        body_contains=search.encode("utf-8") if search.strip() else None,
+        limit=_integer("limit", text("limit"), 1, MAX_LIMIT) or default_limit,
+    )
+
+
+def _moment(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadQuery(f"{name}: {value!r} is not a time (e.g. 2026-09-20T09:15 in UTC)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _integer(name: str, value: str | None, low: int, high: int | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadQuery(f"{name}: {value!r} is not a whole number") from None
+    if number < low or (high is not None and number > high):
+        bound = f"{low}–{high}" if high is not None else f"at least {low}"
+        raise BadQuery(f"{name}: {number} is out of range ({bound})")
+    return number

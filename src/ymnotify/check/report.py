@@ -1,0 +1,56 @@
+"""The check report for people (one line per point) and for machines (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ymnotify.check.points import Level, Point
+from ymnotify.check.runner import CheckReport
+
+_TAGS = {Level.PASS: "PASS", Level.WARN: "WARN", Level.FAIL: "FAIL", Level.NOT_CHECKED: "----"}
+
+
+def point_line(point: Point) -> str:
+    """``PASS  PING   12 ms  OK  200, valid body`` plus the hint on a second line if any."""
+    latency = f"{point.latency * 1000:7.0f} ms" if point.latency is not None else " " * 10
+    line = f"{_TAGS[point.level]}  {point.name:<34}{latency}  {point.label:<38} {point.detail}"
+    if point.hint:
+        line += f"\n      → {point.hint}"
+    return line.rstrip()
+
+
+def summary_line(report: CheckReport) -> str:
+    warnings = report.count(Level.WARN)
+    counts = (
+        f"{report.count(Level.FAIL)} failed, {warnings} warning{'' if warnings == 1 else 's'},"
+        f" {report.count(Level.PASS)} passed, {report.count(Level.NOT_CHECKED)} not checked"
+    )
+    verdict = (
+        "Market would accept this endpoint."
+        if report.ok
+        else "Market would NOT accept this endpoint."
+    )
+    return f"{counts}. {verdict}"
+
+
+def as_document(report: CheckReport) -> dict[str, Any]:
+    """The report as JSON-ready data."""
+    return {
+        "url": report.url,
+        "target": report.target,
+        "ok": report.ok,
+        "summary": {level.value: report.count(level) for level in Level},
+        "points": [
+            {
+                "name": point.name,
+                "level": point.level.value,
+                "label": point.label,
+                "detail": point.detail,
+                "hint": point.hint,
+                "status": point.status,
+                "latencyMs": None if point.latency is None else round(point.latency * 1000, 1),
+                "traceparent": point.traceparent,
+            }
+            for point in report.points
+        ],
+    }

@@ -1,0 +1,264 @@
+"""The delivery engine: takes due deliveries, posts them, applies Market's schedule.
+
+Real clock: a loop claims what is due (up to a bounded number in flight), wakes when an event is
+published, when the next attempt falls due or at least every ``poll_interval``, and applies the
+14-day rule when a deadline passes.
+
+Virtual clock: nothing happens by itself except work due at the current virtual time (a fresh
+event is delivered at once). ``advance`` moves the clock from one due moment to the next; at each
+it runs every due attempt, waits for all of them, then applies the 14-day rule, and only then
+moves on — so work runs in virtual-time order and ``advance`` returns when everything due up to
+the new time has finished. Network timeouts stay wall-clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ymnotify.delivery.client import (
+    NOTIFICATION_TIMEOUT,
+    PING_TIMEOUT,
+    Attempt,
+    DeliveryClient,
+)
+from ymnotify.delivery.targets import notification_url
+from ymnotify.errors import NotFound, YmnotifyError
+from ymnotify.market.clock import Clock, VirtualClock
+from ymnotify.market.errors import Conflict
+from ymnotify.market.records import Claimed
+from ymnotify.market.store import MarketStore, PingRecord
+from ymnotify.protocol.responses import rfc3339
+
+logger = logging.getLogger("ymnotify.market")
+
+# Bounds on loops driven by data: far above any sandbox scenario (14 days of one failing
+# delivery is 465 steps), low enough that a runaway ends with an error instead of a hang.
+MAX_ADVANCE_STEPS = 200_000
+MAX_SETTLE_ROUNDS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How deliveries are made. Frozen; built from flags."""
+
+    post_to_url_as_is: bool = False
+    notification_timeout: float = NOTIFICATION_TIMEOUT
+    ping_timeout: float = PING_TIMEOUT
+    max_in_flight: int = 256
+    poll_interval: float = 1.0
+    lease: timedelta = timedelta(minutes=10)
+
+
+class Engine:
+    """Delivers what is due, on the real or the virtual clock."""
+
+    def __init__(
+        self,
+        store: MarketStore,
+        client: DeliveryClient,
+        clock: Clock,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.clock = clock
+        self.config = config or EngineConfig()
+        self._owner = secrets.token_hex(8)
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._settle_lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        run = self._virtual_loop if self.clock.virtual else self._real_loop
+        self._loop_task = asyncio.create_task(run(), name="ymnotify-market-engine")
+        self._loop_task.add_done_callback(_report_crash)
+
+    async def stop(self) -> None:
+        """Stop taking work and wait for the attempts in flight (bounded by their timeout)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._loop_task is not None:
+            await self._loop_task
+            self._loop_task = None
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def wake(self) -> None:
+        """Something new may be due (an event was published)."""
+        self._wake.set()
+
+    # -- PING ----------------------------------------------------------------------------------
+
+    async def ping(self, url: str) -> Attempt:
+        """Verify ``url`` as Market does: PING with a 1 s timeout. Not logged here."""
+        body = json.dumps(
+            {"notificationType": "PING", "time": rfc3339(self.clock.now())},
+            separators=(",", ":"),
+        ).encode()
+        target = notification_url(url, as_is=self.config.post_to_url_as_is)
+        return await self.client.post(target, body, timeout=self.config.ping_timeout)
+
+    async def log_ping(self, subscription_id: int | None, attempt: Attempt) -> None:
+        await self.store.log_ping(PingRecord(subscription_id, self.clock.now(), attempt))
+
+    # -- virtual time --------------------------------------------------------------------------
+
+    async def advance(self, seconds: float) -> datetime:
+        """Move the virtual clock ``seconds`` ahead, running due work in time order.
+
+        The whole advance holds the settle lock, so the background loop never runs work at a
+        moment the clock has already left.
+        """
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise Conflict("the clock is real; start with --clock virtual to move it")
+        if seconds < 0:
+            raise ValueError("the clock cannot go back")
+        async with self._settle_lock:
+            target = clock.now() + timedelta(seconds=seconds)
+            await self._settle_now()
+            for _ in range(MAX_ADVANCE_STEPS):
+                due = await self._next_due()
+                if due is None or due > target:
+                    break
+                clock.set(max(due, clock.now()))
+                await self._settle_now()
+            else:
+                raise YmnotifyError(f"more than {MAX_ADVANCE_STEPS} due moments in one advance")
+            clock.set(target)
+            await self._settle_now()
+            await self.store.save_clock(target)
+            return target
+
+    async def settle(self) -> None:
+        """Run everything due at the current time until nothing is."""
+        async with self._settle_lock:
+            await self._settle_now()
+
+    async def _settle_now(self) -> None:
+        # Attempts first, then the 14-day rule, so an answer at the very deadline still counts.
+        for _ in range(MAX_SETTLE_ROUNDS):
+            now = self.clock.now()
+            claimed = await self._claim(now, self.config.max_in_flight)
+            if claimed:
+                await asyncio.gather(*(self._attempt(item) for item in claimed))
+                continue
+            deadline = await self.store.next_deadline()
+            if deadline is not None and deadline <= now:
+                await self._disable_failing(now)
+                continue
+            return
+        raise YmnotifyError(f"work at {self.clock.now()} did not settle")
+
+    async def _next_due(self) -> datetime | None:
+        times = [t for t in (await self.store.next_run_at(), await self.store.next_deadline()) if t]
+        return min(times, default=None)
+
+    async def _virtual_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.settle()
+            except YmnotifyError:
+                logger.exception("delivery failed; will try again when woken")
+            await self._wake.wait()
+            self._wake.clear()
+
+    # -- real time -----------------------------------------------------------------------------
+
+    async def _real_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                pause = await self._pump()
+            except YmnotifyError:
+                logger.exception("delivery loop failed; retrying")
+                pause = self.config.poll_interval
+            waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
+            try:
+                await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiters[0].cancel()
+            self._wake.clear()
+
+    async def _pump(self) -> float:
+        """Start what is due, apply the 14-day rule; return how long to wait at most."""
+        now = self.clock.now()
+        room = self.config.max_in_flight - len(self._in_flight)
+        run_at = await self.store.next_run_at()
+        if room > 0 and run_at is not None and run_at <= now:
+            for item in await self._claim(now, room):
+                task = asyncio.create_task(self._attempt_logged(item))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        deadline = await self.store.next_deadline()
+        if deadline is not None and deadline <= now:
+            await self._disable_failing(now)
+        upcoming = [t for t in (await self.store.next_run_at(), deadline) if t and t > now]
+        pause = self.config.poll_interval
+        if upcoming:
+            pause = min(pause, (min(upcoming) - now).total_seconds())
+        return max(pause, 0.0)
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    async def _claim(self, now: datetime, limit: int) -> list[Claimed]:
+        wall = datetime.now(UTC)
+        return await self.store.claim_due(
+            now, wall=wall, lease_until=wall + self.config.lease, owner=self._owner, limit=limit
+        )
+
+    async def _attempt_logged(self, claimed: Claimed) -> None:
+        try:
+            await self._attempt(claimed)
+        except YmnotifyError:
+            # The lease stays: the delivery is taken again when it expires (at least once).
+            logger.exception("delivery %s: the attempt could not be recorded", claimed.delivery_id)
+
+    async def _attempt(self, claimed: Claimed) -> None:
+        now = self.clock.now()
+        try:
+            subscription = await self.store.subscription(claimed.subscription_id)
+        except NotFound:
+            await self.store.cancel_delivery(claimed.delivery_id, "removed", now)
+            return
+        delivering = subscription.settings.in_effect(now)
+        if not delivering.enabled:
+            reason = (
+                "disabled_by_market" if subscription.settings.disabled_by_market_at else "disabled"
+            )
+            await self.store.cancel_delivery(claimed.delivery_id, reason, now)
+            return
+        url = notification_url(delivering.url, as_is=self.config.post_to_url_as_is)
+        attempt = await self.client.post(
+            url, claimed.body, timeout=self.config.notification_timeout
+        )
+        decision = await self.store.finish_attempt(claimed, attempt, now)
+        logger.debug(
+            "delivery %s attempt %s to %s: %s → %s",
+            claimed.delivery_id,
+            claimed.attempts + 1,
+            url,
+            attempt.outcome.label(),
+            decision.state,
+        )
+
+    async def _disable_failing(self, now: datetime) -> None:
+        for subscription_id in await self.store.disable_failing(now):
+            logger.warning(
+                "subscription %s disabled by Market: its endpoint failed for 14 days",
+                subscription_id,
+            )
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """Say at once when the delivery loop died of a bug, not only at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the delivery loop stopped", exc_info=task.exception())

@@ -1,0 +1,112 @@
+"""What the Market sandbox keeps: cabinets, users, settings, deliveries, the request log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ymnotify.delivery.outcome import Verdict
+from ymnotify.market.rules import Scope, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A cabinet user and their role."""
+
+    login: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Business:
+    """A cabinet with its stores (campaignIds) and users."""
+
+    id: int
+    name: str
+    campaign_ids: tuple[int, ...]
+    users: tuple[User, ...]
+    created_at: datetime
+
+    def role_of(self, login: str) -> str | None:
+        return next((user.role for user in self.users if user.login == login), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A notification setting ("API-уведомление")."""
+
+    id: int
+    scope: Scope
+    settings: Settings
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    deliveries: dict[str, int]  # count per delivery state, for the settings' page
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    """A setting about to be stored."""
+
+    scope: Scope
+    settings: Settings
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery taken for one attempt, with what the attempt needs."""
+
+    delivery_id: int
+    subscription_id: int
+    notification_type: str
+    body: bytes
+    attempts: int  # before this one
+    first_attempt_at: datetime | None
+    run_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """One published event and the deliveries it created (possibly none, with the reason)."""
+
+    event_id: int
+    notification_type: str
+    deliveries: tuple[tuple[int, int], ...]  # (delivery id, subscription id)
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One attempt in the request log."""
+
+    id: int
+    at: datetime  # Market time of the attempt
+    subscription_id: int | None
+    delivery_id: int | None
+    attempt: int
+    notification_type: str
+    url: str
+    traceparent: str
+    request_body: bytes
+    status: int | None
+    response_content_type: str | None
+    response_body: bytes
+    latency_ms: float
+    outcome: Verdict
+    error_type: str | None
+    error_subtype: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which log entries to list, newest first; every field narrows."""
+
+    subscription_id: int | None = None
+    notification_type: str | None = None
+    outcome: Verdict | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None  # in the request body, response body, traceparent, URL or detail
+    limit: int = 100

@@ -1,0 +1,111 @@
+"""Issue 2, "Must show": kill -9 of the server while a load loop posts unique notifications,
+many times over, on one database file. Every notification that got a 200 is in the store
+afterwards: loss 0. The figures are printed (``pytest -s``).
+
+``YMNOTIFY_KILL_ROUNDS`` sets the number of rounds (default 20) for a longer run;
+``YMNOTIFY_KILL_SEED`` replays the random kill moments of an earlier run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from tests.acceptance.answers import success_problem
+from tests.acceptance.receivers import Receiver, Receivers
+from ymnotify.protocol import samples
+
+ROUNDS = int(os.environ.get("YMNOTIFY_KILL_ROUNDS", "20"))
+CLIENTS = 6
+# After the first 200 of a round, the kill comes within this many seconds, at random.
+KILL_WITHIN = 0.4
+FIRST_ACK_DEADLINE = 15.0
+
+
+@dataclass
+class Tally:
+    """What the clients saw, over all rounds."""
+
+    sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    acked: set[int] = field(default_factory=set)
+    unacked: set[int] = field(default_factory=set)  # no answer: the connection died with it
+    wrong_answers: list[str] = field(default_factory=list)
+
+
+async def _post_until_stopped(
+    client: httpx.AsyncClient, url: str, tally: Tally, first_ack: asyncio.Event, stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        seq = next(tally.sequence)
+        body = samples.sample("ORDER_CREATED", orderId=seq, seq=seq)
+        try:
+            answer = await client.post(
+                url, content=json.dumps(body).encode(), headers={"content-type": "application/json"}
+            )
+        except httpx.HTTPError:
+            tally.unacked.add(seq)
+            continue
+        problem = success_problem(answer)
+        if problem is None:
+            tally.acked.add(seq)
+            first_ack.set()
+        else:
+            tally.wrong_answers.append(f"{seq}: {problem}")
+
+
+async def _load_then_kill(receiver: Receiver, tally: Tally, kill_after: float) -> None:
+    """Clients post until ``kill_after`` seconds past the round's first 200, then SIGKILL."""
+    first_ack = asyncio.Event()
+    stop = asyncio.Event()
+    url = f"{receiver.url}/notification"
+    async with httpx.AsyncClient(timeout=10) as client:
+        load = [
+            asyncio.create_task(_post_until_stopped(client, url, tally, first_ack, stop))
+            for _ in range(CLIENTS)
+        ]
+        try:
+            await asyncio.wait_for(first_ack.wait(), FIRST_ACK_DEADLINE)
+            await asyncio.sleep(kill_after)
+        finally:
+            receiver.server.kill()  # SIGKILL: nothing of the server's own runs after this
+            stop.set()
+            await asyncio.gather(*load)
+
+
+@pytest.mark.slow
+async def test_kill_9_loses_no_acknowledged_notification(receivers: Receivers) -> None:
+    seed = int(os.environ.get("YMNOTIFY_KILL_SEED", str(random.randrange(2**32))))
+    chance = random.Random(seed)
+    tally = Tally()
+    started = time.monotonic()
+    receiver = receivers.start()
+    for round_number in range(ROUNDS):
+        if round_number:
+            receiver.restart()
+        await _load_then_kill(receiver, tally, chance.uniform(0, KILL_WITHIN))
+
+    rows = receiver.inbox()
+    stored_list = [row["payload"]["seq"] for row in rows]
+    stored = set(stored_list)
+    acked, unacked = tally.acked, tally.unacked
+    lost = acked - stored
+    print(
+        f"\nkill -9: seed {seed}, rounds {ROUNDS}, acked {len(acked)}, stored {len(stored)},"
+        f" lost {len(lost)}, in flight at a kill {len(unacked)} of which stored anyway"
+        f" {len(stored & unacked)}, {time.monotonic() - started:.1f}s"
+    )
+    assert tally.wrong_answers == []
+    assert len(acked) >= ROUNDS
+    assert sorted(lost) == [], f"acknowledged but lost (seed {seed})"
+    assert len(stored_list) == len(stored), "a notification was stored twice"
+    assert stored <= acked | unacked, "stored something that was never sent"
+    assert all(row["status"] == "pending" for row in rows)

@@ -1,0 +1,104 @@
+"""Who the admin listener admits: the pure decisions, as a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from ymnotify.admin.access import (
+    Access,
+    bearer_token,
+    binding_problem,
+    decide,
+    is_loopback,
+    session_value,
+    token_from_session,
+)
+
+TOKEN = "s3cret-token"
+
+
+@pytest.mark.parametrize(
+    ("client", "presented", "token", "expected"),
+    [
+        # No token set: loopback only, whatever the client sends.
+        ("127.0.0.1", None, None, Access.ADMIT),
+        ("127.8.9.10", None, None, Access.ADMIT),
+        ("::1", None, None, Access.ADMIT),
+        ("::ffff:127.0.0.1", None, None, Access.ADMIT),
+        ("10.0.0.5", None, None, Access.LOOPBACK_ONLY),
+        ("192.168.1.20", "anything", None, Access.LOOPBACK_ONLY),
+        ("2001:db8::1", None, None, Access.LOOPBACK_ONLY),
+        ("::ffff:10.0.0.5", None, None, Access.LOOPBACK_ONLY),
+        (None, None, None, Access.LOOPBACK_ONLY),  # e.g. a Unix socket: no address to trust
+        ("localhost", None, None, Access.LOOPBACK_ONLY),  # peers are addresses, never names
+        # A token set: everyone must present it, loopback included.
+        ("127.0.0.1", None, TOKEN, Access.MISSING_TOKEN),
+        ("127.0.0.1", TOKEN, TOKEN, Access.ADMIT),
+        ("127.0.0.1", "s3cret", TOKEN, Access.WRONG_TOKEN),
+        ("10.0.0.5", None, TOKEN, Access.MISSING_TOKEN),
+        ("10.0.0.5", TOKEN + "x", TOKEN, Access.WRONG_TOKEN),
+        ("10.0.0.5", TOKEN, TOKEN, Access.ADMIT),
+        ("2001:db8::1", TOKEN, TOKEN, Access.ADMIT),
+        ("10.0.0.5", "", TOKEN, Access.MISSING_TOKEN),
+    ],
+)
+def test_decide(
+    client: str | None, presented: str | None, token: str | None, expected: Access
+) -> None:
+    assert decide(client, presented, token) is expected
+
+
+@pytest.mark.parametrize(
+    ("bound", "token", "refused"),
+    [
+        ("127.0.0.1", None, False),
+        ("127.0.0.2", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", None, True),
+        ("::", None, True),
+        ("192.168.1.20", None, True),
+        ("0.0.0.0", TOKEN, False),
+        ("10.1.2.3", TOKEN, False),
+    ],
+)
+def test_binding_beyond_loopback_needs_a_token(
+    bound: str, token: str | None, refused: bool
+) -> None:
+    problem = binding_problem(bound, token)
+    assert (problem is not None) is refused
+    if problem is not None:
+        assert "--admin-token" in problem
+        assert bound in problem
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Basic YWJj", None),
+        ("Bearer", None),
+        ("Bearer   ", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+def test_session_cookie_stands_for_the_current_token_only() -> None:
+    cookie = session_value(TOKEN)
+    assert cookie != TOKEN
+    assert token_from_session(cookie, TOKEN) == TOKEN
+    assert token_from_session(cookie, "another token") is None
+    assert token_from_session(session_value("another token"), TOKEN) is None
+    assert token_from_session(None, TOKEN) is None
+    assert token_from_session(cookie, None) is None
+
+
+def test_loopback_is_all_of_127_slash_8_and_not_a_lookalike() -> None:
+    assert is_loopback("127.255.255.254")
+    assert not is_loopback("128.0.0.1")
+    assert not is_loopback("not an address")
+    assert not is_loopback("")

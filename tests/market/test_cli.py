@@ -1,0 +1,117 @@
+"""The `ymnotify market` commands as a user runs them: real subprocesses, real sockets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.processes import run_cli, start_server
+
+
+def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
+    receiver = start_server(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            f"sqlite:///{tmp_path / 'inbox.db'}",
+            "--allow-network",
+            "127.0.0.0/8",
+        ]
+    )
+    market = start_server(
+        ["market", "serve", "--dev", "--clock", "virtual", "--port", "0"], cwd=tmp_path
+    )
+    env = {"YMNOTIFY_MARKET_API": market.url, "YMNOTIFY_MARKET_USER": "dev"}
+
+    def ok(*args: str) -> str:
+        done = run_cli(["market", *args], env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def refused(*args: str) -> str:
+        done = run_cli(["market", *args], env=env)
+        assert done.returncode != 0
+        assert "Traceback" not in done.stderr
+        return done.stderr
+
+    try:
+        assert "ymnotify-market.db" in "".join(market.output)  # the default file, in cwd
+        assert (tmp_path / "ymnotify-market.db").exists()
+        created = json.loads(
+            ok(
+                "subscribe",
+                "--name",
+                "orders",
+                "--campaign",
+                "1001",
+                "--type",
+                "ORDER_CREATED,ORDER_CANCELLED",
+                "--url",
+                receiver.url,
+                "--json",
+            )
+        )
+        sid = str(created["id"])
+        assert created["types"] == ["ORDER_CREATED", "ORDER_CANCELLED"]
+        assert created["state"] == "active"  # --dev: no activation delay
+
+        triggered = ok(
+            "trigger",
+            "ORDER_CREATED",
+            "--set",
+            "orderId=4242",
+            "--set",
+            'items=[{"offerId":"X,Y","count":3}]',
+        )
+        assert f"subscription {sid}" in triggered
+        assert "advancing" in run_cli(["market", "clock", "advance", "1h"], env=env).stderr
+        log = json.loads(ok("log", "--json", "--type", "ORDER_CREATED"))["entries"]
+        assert [(e["outcome"], json.loads(e["requestBody"])["orderId"]) for e in log] == [
+            ("delivered", 4242)
+        ]
+        assert json.loads(log[0]["requestBody"])["items"] == [{"offerId": "X,Y", "count": 3}]
+        assert "'renamed'" in ok("edit", sid, "--name", "renamed")
+        assert "disabled" in ok("disable", sid)
+        assert "active" in ok("enable", sid)
+        table = ok("list")
+        assert "store 1001" in table
+        assert "'renamed'" in table
+
+        # Refusals are readable one-liners, never tracebacks.
+        assert "business scope" in refused(
+            "subscribe",
+            "--name",
+            "x",
+            "--campaign",
+            "1001",
+            "--type",
+            "CHAT_CREATED",
+            "--url",
+            receiver.url,
+        )
+        assert "ping_failed" in refused(
+            "subscribe",
+            "--name",
+            "x",
+            "--campaign",
+            "1001",
+            "--type",
+            "ORDER_CREATED",
+            "--url",
+            "http://127.0.0.1:9",
+        )
+        assert "use FIELD=VALUE" in refused("trigger", "ORDER_CREATED", "--set", "orderId")
+        ok("remove", sid)
+        assert "not_found" in refused("get", sid)
+    finally:
+        assert market.stop() == 0
+        assert receiver.stop() == 0
+    unreachable = run_cli(["market", "list"], env=env)
+    assert unreachable.returncode != 0
+    assert "cannot reach the Market sandbox" in unreachable.stderr
+
+    inbox = run_cli(["inbox", "list", "--json", "--db", f"sqlite:///{tmp_path / 'inbox.db'}"])
+    rows = [json.loads(line) for line in inbox.stdout.splitlines()]
+    assert [row["payload"]["orderId"] for row in rows] == [4242]

@@ -1,0 +1,90 @@
+"""The Market sandbox's SQLite file: migrations, cheap claims, leases."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ymnotify.market import rules
+from ymnotify.market.records import Business, NewSubscription, User
+from ymnotify.market.store import SQL, MarketStore
+from ymnotify.store import queries
+from ymnotify.store.base import utc_text
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def _store_with_deliveries(path: Path, count: int) -> MarketStore:
+    store = MarketStore(path)
+    await store.open()
+    await store.create_business(Business(1, "b", (1001,), (User("u", "owner"),), T0))
+    settings = rules.created("s", ("ORDER_CREATED",), "https://a.example", T0, timedelta(0))
+    await store.insert_subscription(NewSubscription(rules.Scope(1, 1001), settings, T0))
+    body = b'{"notificationType":"ORDER_CREATED","campaignId":1001}'
+    payload = {"notificationType": "ORDER_CREATED", "campaignId": 1001}
+    for index in range(count):  # one delivery due every second from T0
+        await store.publish([("ORDER_CREATED", body, payload)], T0 + timedelta(seconds=index))
+    return store
+
+
+async def test_claims_read_the_due_index_only(tmp_path: Path) -> None:
+    store = await _store_with_deliveries(tmp_path / "m.db", 50)
+    try:
+        connection = sqlite3.connect(tmp_path / "m.db")
+        params = {
+            "now": utc_text(T0),
+            "wall": utc_text(T0),
+            "expires": utc_text(T0),
+            "owner": "x",
+            "limit": 10,
+        }
+        plan = " ".join(
+            row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + SQL["claim_due"], params)
+        )
+        assert "deliveries_due" in plan, plan
+        plan = " ".join(
+            row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + SQL["next_run_at"])
+        )
+        assert "deliveries_due" in plan, plan
+        connection.close()
+        claimed = await store.claim_due(
+            T0 + timedelta(seconds=9),
+            wall=T0,
+            lease_until=T0 + timedelta(hours=1),
+            owner="a",
+            limit=100,
+        )
+        assert [c.run_at for c in claimed] == [T0 + timedelta(seconds=i) for i in range(10)]
+        again = await store.claim_due(
+            T0 + timedelta(seconds=9),
+            wall=T0,
+            lease_until=T0 + timedelta(hours=1),
+            owner="b",
+            limit=100,
+        )
+        assert again == []  # leased: nobody takes them twice
+        assert await store.next_run_at() == T0 + timedelta(seconds=10)
+    finally:
+        await store.close()
+    # A new process releases the previous one's leases.
+    reopened = MarketStore(tmp_path / "m.db")
+    async with reopened:
+        assert await reopened.next_run_at() == T0
+        taken = await reopened.claim_due(
+            T0 + timedelta(seconds=9), wall=T0, lease_until=T0, owner="c", limit=100
+        )
+        assert len(taken) == 10
+
+
+async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    for _ in range(2):
+        async with MarketStore(path):
+            pass
+    connection = sqlite3.connect(path)
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    connection.close()
+    assert version == queries.migrations("sqlite", "ymnotify.market")[-1][0]
+    assert {"businesses", "subscriptions", "deliveries", "request_log", "clock"} <= tables
