@@ -21,8 +21,7 @@ from bench.__main__ import REPO, export_revision
 def _saturate(
     scenario: scenarios.Scenario, scratch: Path, seconds: float, run_ids: load.RunIds
 ) -> tuple[float, float]:
-    server = receiver.start_scenario(scenario, REPO, scratch)
-    try:
+    with receiver.running(scenario, REPO, scratch) as server:
         url = server.url + scenarios.INTAKE_PATH
         load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
         before = server.cpu_seconds()
@@ -30,8 +29,6 @@ def _saturate(
             url, seconds=seconds, connections=64, threads=1, run_id=run_ids.take()
         )
         used = server.cpu_seconds() - before
-    finally:
-        server.stop()
     return result.rate, used / max(1, result.requests) * 1e6
 
 

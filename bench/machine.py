@@ -10,6 +10,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from bench import postgres
+
 PACKAGES = (
     "ymnotify",
     "uvicorn",
@@ -107,6 +109,7 @@ def facts(scratch: Path, repo: Path) -> dict[str, str]:
         "Python": f"{platform.python_implementation()} {platform.python_version()}",
         "SQLite library": sqlite3.sqlite_version,
         "wrk": tool_version(["wrk", "-v"]),
+        "PostgreSQL": postgres.version(),
         "event loop": "asyncio (uvloop not installed)" if not _has("uvloop") else "uvloop",
         "ymnotify revision": git_revision(repo),
         **{f"package {name}": version for name, version in package_versions().items()},

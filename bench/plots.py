@@ -44,7 +44,8 @@ def throughput(results: Sequence[ScenarioResult], path: Path) -> None:
         "Receiver throughput vs offered load\n(dotted: wrk saturation rate; dashed: y = x)"
     )
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -69,7 +70,8 @@ def latency(results: Sequence[ScenarioResult], path: Path) -> None:
         axes.set_ylabel("ms from scheduled send to the 200")
         axes.set_title(f"{key} ack latency (open loop)")
         axes.grid(True, which="both", alpha=0.3)
-    p50_axes.legend(fontsize="small")
+    if p50_axes.get_legend_handles_labels()[0]:
+        p50_axes.legend(fontsize="small")
     names = [r["name"] for r in measured if r["ping"]]
     values = [r["ping"]["latency_ms"].get("p99", 0.0) for r in measured if r["ping"]]
     bars = ping_axes.bar(range(len(names)), values, color="tab:purple")

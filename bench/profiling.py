@@ -180,8 +180,7 @@ def profile_under_load(
     if py_spy_path() is None:
         document["error"] = "py-spy is not installed (it comes with the bench extra)"
         return document
-    server = receiver.start_scenario(scenario, repo, scratch)
-    try:
+    with receiver.running(scenario, repo, scratch) as server:
         url = server.url + INTAKE_PATH
         for mode in ("busy", "gil"):
             output = scratch / f"py-spy-{mode}.raw.txt"
@@ -202,6 +201,4 @@ def profile_under_load(
                 document["error"] = f"py-spy failed ({recorder.returncode}): {said.strip()[-2000:]}"
                 return document
             document["views"].append(view_of(mode, argv, summarize(output.read_text()), top))
-    finally:
-        server.stop()
     return document

@@ -8,14 +8,15 @@ measures their latency. RSS is read at the end, before the server is stopped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
-from bench import load, servers
+from bench import load, postgres, servers
 from bench.scenarios import INTAKE_PATH, Scenario
 
 PING_FRACTION = 0.8
@@ -117,7 +118,12 @@ def run_suite(
             load_at_start = os.getloadavg()[0]
             try:
                 _measure(scenario, profile, result, repo, scratch / scenario.name, run_ids, say)
-            except (servers.ServerFailed, load.LoadFailed, OSError) as exc:
+            except (
+                servers.ServerFailed,
+                load.LoadFailed,
+                postgres.ClusterUnavailable,
+                OSError,
+            ) as exc:
                 result["error"] = str(exc)
                 say(f"[{scenario.name}] FAILED: {exc}")
             result["seconds"] = round(time.monotonic() - started, 1)
@@ -126,11 +132,27 @@ def run_suite(
     return results
 
 
-def start_scenario(scenario: Scenario, repo: Path, scratch: Path) -> servers.RunningServer:
+@contextlib.contextmanager
+def running(scenario: Scenario, repo: Path, scratch: Path) -> Iterator[servers.RunningServer]:
+    """The scenario's service (if any) and server, stopped and torn down on exit."""
     assert scenario.command is not None
     scratch.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        env = stack.enter_context(scenario.service()) if scenario.service else {}
+        command = scenario.command(scratch)
+        server = servers.start(command.argv, env=command.env | env, cwd=command.cwd or repo)
+        stack.callback(server.stop)
+        yield server
+
+
+def shown_command(scenario: Scenario, scratch: Path) -> list[str]:
+    """The server's command line as the report shows it: its environment, then argv."""
+    assert scenario.command is not None
     command = scenario.command(scratch)
-    return servers.start(command.argv, env=command.env, cwd=command.cwd or repo)
+    shown = [f"{name}={value}" for name, value in command.env.items()]
+    if scenario.service is not None:
+        shown.append("YMNOTIFY_DB=postgresql://postgres@127.0.0.1:$PGPORT/postgres")
+    return shown + command.argv
 
 
 def _measure(
@@ -143,9 +165,8 @@ def _measure(
     say: Callable[[str], None],
 ) -> None:
     assert scenario.command is not None
-    result["command"] = scenario.command(scratch).argv
-    server = start_scenario(scenario, repo, scratch)
-    try:
+    result["command"] = shown_command(scenario, scratch)
+    with running(scenario, repo, scratch) as server:
         url = server.url + INTAKE_PATH
         say(f"[{scenario.name}] listening on {server.url}; warming up {profile.warmup:g}s")
         _wrk(url, profile, profile.warmup, run_ids)
@@ -183,10 +204,9 @@ def _measure(
             )
         memory = server.memory()
         result["memory_kib"] = {"rss": memory.rss_kib, "peak": memory.peak_kib}
-    finally:
-        code = server.stop()
-        if code != 0 and result["error"] is None:
-            result["error"] = f"server exited with {code}:\n{server.log()}"
+    code = server.process.returncode
+    if code != 0 and result["error"] is None:
+        result["error"] = f"server exited with {code}:\n{server.log()}"
 
 
 def _wrk(url: str, profile: Profile, seconds: float, run_ids: load.RunIds) -> load.WrkResult:

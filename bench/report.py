@@ -184,7 +184,8 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         f"wrk, {profile['wrk_threads']} thread, {profile['connections']} keep-alive connections,"
         f" {profile['saturation']:g} s after a {profile['warmup']:g} s warm-up; every body unique."
         " CPU is the server process's user+system time (all threads) divided by requests:"
-        " less noisy than req/s on a shared machine. *load avg* is the machine's 1-minute load"
+        " less noisy than req/s on a shared machine (for PostgreSQL it leaves out the database's"
+        " own processes, as RSS does). *load avg* is the machine's 1-minute load"
         " average when the scenario started and ended (2 cores: above 2, others were queueing"
         " for the CPU too).",
         "",

@@ -13,8 +13,11 @@ from __future__ import annotations
 import enum
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import postgres
 
 INTAKE_PATH = "/notification"
 
@@ -46,6 +49,8 @@ class Scenario:
     command: Callable[[Path], Command] | None
     unavailable: str | None = None  # why it cannot be measured yet; then ``command`` is None
     durable: bool = True  # an acked notification survives an OS crash / power loss
+    # Runs around the server (e.g. a database cluster); what it yields joins the server's env.
+    service: Callable[[], AbstractContextManager[dict[str, str]]] | None = None
 
     def __post_init__(self) -> None:
         if (self.command is None) == (self.unavailable is None):
@@ -62,11 +67,14 @@ def _serve_app(app: str, env: dict[str, str] | None = None) -> Callable[[Path], 
     return command
 
 
-def _ymnotify_serve(*extra: str, source: Path | None = None) -> Callable[[Path], Command]:
+def _ymnotify_serve(
+    *extra: str, source: Path | None = None, sqlite: bool = True
+) -> Callable[[Path], Command]:
     def command(scratch: Path) -> Command:
         argv = [sys.executable, "-m", "ymnotify", "serve", "--port", "0"]
-        argv += ["--db", f"sqlite:///{scratch / 'ymnotify.db'}", "--allow-network", "127.0.0.0/8"]
-        argv += ["--log-level", "warning", *extra]
+        if sqlite:  # otherwise the scenario's service gives YMNOTIFY_DB
+            argv += ["--db", f"sqlite:///{scratch / 'ymnotify.db'}"]
+        argv += ["--allow-network", "127.0.0.0/8", "--log-level", "warning", *extra]
         if source is None:
             return Command(argv)
         # An older revision's tree comes first on the path; run it from scratch, not the repo.
@@ -94,17 +102,32 @@ YMNOTIFY_SQLITE_NORMAL = Scenario(
     _ymnotify_serve("--sqlite-synchronous", "normal"),
     durable=False,
 )
-YMNOTIFY_POSTGRES = Scenario(
-    "ymnotify-postgres",
-    "ymnotify serve, PostgreSQL",
-    Role.SUBJECT,
-    None,
-    unavailable=(
-        "the PostgreSQL store does not exist yet (`--db postgresql://` is refused); when it"
-        " lands, give this scenario a command that starts `ymnotify serve --db postgresql://...`"
-        " on a scratch database"
-    ),
-)
+
+
+def _postgres_scenario() -> Scenario:
+    name, title = (
+        "ymnotify-postgres",
+        "ymnotify serve, PostgreSQL (private cluster, default settings, schema by"
+        " `ymnotify db migrate`)",
+    )
+    if postgres.bin_dir() is None:
+        return Scenario(
+            name,
+            title,
+            Role.SUBJECT,
+            None,
+            unavailable="PostgreSQL is not installed here (Debian: apt-get install postgresql)",
+        )
+    return Scenario(
+        name,
+        title,
+        Role.SUBJECT,
+        _ymnotify_serve(sqlite=False),
+        service=postgres.migrated_cluster,
+    )
+
+
+YMNOTIFY_POSTGRES = _postgres_scenario()
 GLUE = Scenario(
     "glue",
     "FastAPI + pydantic + SQLAlchemy ORM, one commit per request (SQLite WAL, FULL)",

@@ -32,9 +32,11 @@ def test_scenario_list_names_the_comparison_and_each_command_uses_its_scratch(
             continue
         command = scenario.command(tmp_path)
         assert command.argv[command.argv.index("--port") + 1] == "0"
-        if scenario.role is not scenarios.Role.CEILING:  # the no-op app keeps no data
+        # The no-op app keeps no data; a scenario with a service gets its database from it.
+        if scenario.role is not scenarios.Role.CEILING and scenario.service is None:
             assert str(tmp_path) in " ".join([*command.argv, *command.env.values()])
-    assert scenarios.by_name("ymnotify-postgres").command is None
+    on_postgres = scenarios.by_name("ymnotify-postgres")
+    assert (on_postgres.service is None) == bool(on_postgres.unavailable)
     with pytest.raises(KeyError, match="ymnotify-sqlite-full"):
         scenarios.by_name("nope")
 
