@@ -44,7 +44,7 @@ class Profile:
 
 
 FULL = Profile(
-    "full", warmup=2, saturation=8, load_duration=7, fractions=(0.25, 0.5, 0.8, 1.0, 1.2)
+    "full", warmup=2, saturation=8, load_duration=6, fractions=(0.25, 0.5, 0.8, 1.0, 1.2)
 )
 QUICK = Profile(
     "quick",
