@@ -160,7 +160,15 @@ def _string(text: str) -> str:
 
 def dedup_key(value: JsonValue) -> str:
     """SHA-256 (hex) of the canonical form of a parsed JSON value."""
-    return hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
+    try:
+        # json's C encoder writes exactly the canonical text for dicts, lists, str, int, bool
+        # and None, about four times faster than ``canonical``; it refuses a Decimal (TypeError),
+        # and a lone surrogate cannot be encoded: those bodies take the exact writer.
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = text.encode("utf-8")
+    except (TypeError, UnicodeEncodeError):
+        data = canonical(value).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
 
 
 def raw_dedup_key(body: bytes) -> str:

@@ -167,15 +167,24 @@ class GroupCommitWriter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             outcomes = [(False, _translate(exc)) for _ in batch]  # one exception per waiter
-        for request, (ok, value) in zip(batch, outcomes, strict=True):
-            _answer(request, ok, value)
+        _answer_all(batch, outcomes)
+
+
+def _answer_all(batch: list[_Request[Any]], outcomes: list[tuple[bool, Any]]) -> None:
+    # One wake-up per event loop for the whole batch: call_soon_threadsafe writes to the loop's
+    # self-pipe, and doing that per request cost a syscall and a GIL hand-off each.
+    waiters: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for request, (ok, value) in zip(batch, outcomes, strict=True):
+        if request.future is not None and request.loop is not None:
+            waiters.setdefault(request.loop, []).append((request.future, ok, value))
+    for loop, settlements in waiters.items():
+        # A closed loop raises RuntimeError: its waiters are gone, nobody is left to tell.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_all, settlements)
 
 
 def _answer(request: _Request[Any], ok: bool, value: Any) -> None:
-    if request.future is not None and request.loop is not None:
-        # A closed loop raises RuntimeError: its waiter is gone, nobody is left to tell.
-        with contextlib.suppress(RuntimeError):
-            request.loop.call_soon_threadsafe(_settle, request.future, ok, value)
+    _answer_all([request], [(ok, value)])
 
 
 def _stopped(exc: BaseException) -> StoreUnavailable:
@@ -190,6 +199,11 @@ def _translate(exc: Exception) -> Exception:
         failure.__cause__ = exc
         return failure
     return exc
+
+
+def _settle_all(settlements: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settlements:
+        _settle(future, ok, value)
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:

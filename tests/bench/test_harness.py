@@ -1,0 +1,136 @@
+"""Smoke test of the benchmark harness (bench/): its scenario list and its body generators.
+
+No timing is asserted here; `make bench` measures. What must hold is that the load is honest:
+every body a generator sends is a valid notification that the receiver has not seen before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from bench import bodies, load, profiling, scenarios
+from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
+from ymnotify.protocol.parse import parse_body
+
+
+def test_scenario_list_names_the_comparison_and_each_command_uses_its_scratch(
+    tmp_path: Path,
+) -> None:
+    names = [s.name for s in scenarios.RECEIVER_SCENARIOS]
+    assert len(names) == len(set(names))
+    roles = {s.role for s in scenarios.RECEIVER_SCENARIOS}
+    assert roles == set(scenarios.Role)
+    for scenario in scenarios.RECEIVER_SCENARIOS:
+        if scenario.command is None:
+            assert scenario.unavailable
+            continue
+        command = scenario.command(tmp_path)
+        assert command.argv[command.argv.index("--port") + 1] == "0"
+        # The no-op app keeps no data; a scenario with a service gets its database from it.
+        if scenario.role is not scenarios.Role.CEILING and scenario.service is None:
+            assert str(tmp_path) in " ".join([*command.argv, *command.env.values()])
+    on_postgres = scenarios.by_name("ymnotify-postgres")
+    assert (on_postgres.service is None) == bool(on_postgres.unavailable)
+    with pytest.raises(KeyError, match="ymnotify-sqlite-full"):
+        scenarios.by_name("nope")
+
+
+def _parsed_order_ids(raw_bodies: list[bytes]) -> list[int]:
+    order_ids = []
+    for body in raw_bodies:
+        notification = parse_body(body).notification
+        assert isinstance(notification, OrderStatusUpdated)
+        order_ids.append(notification.order_id)
+    return order_ids
+
+
+def test_python_bodies_are_valid_and_unique_across_workers_and_runs() -> None:
+    makers = [bodies.BodyMaker(run, worker) for run in (1, 2) for worker in (0, 1)]
+    made = [maker.next() for maker in makers for _ in range(500)]
+    order_ids = _parsed_order_ids(made)
+    assert len(set(order_ids)) == len(made)
+    assert len({parse_body(body).dedup_key for body in made}) == len(made)
+    assert bodies.order_id(bodies.MAX_RUN, bodies.MAX_WORKER, bodies.MAX_COUNTER) <= INT64_MAX
+    with pytest.raises(ValueError, match="out of range"):
+        bodies.BodyMaker(bodies.MAX_RUN + 1, 0)
+    assert isinstance(parse_body(bodies.ping_body()).notification, Ping)
+
+
+def _body_collector(
+    into: list[bytes],
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A minimal HTTP/1.1 keep-alive handler: keep each request's body, answer 200."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.decode("latin-1").split("\r\n"):
+                    name, _, value = line.partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                into.append(await reader.readexactly(length))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    return handle
+
+
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk not installed (make bench installs it)"
+)
+async def test_wrk_lua_script_sends_valid_unique_bodies() -> None:
+    received: list[bytes] = []
+    server = await asyncio.start_server(_body_collector(received), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        wrk = await asyncio.create_subprocess_exec(
+            load.wrk_path(),
+            "-t2",
+            "-c4",
+            "-d1s",
+            "-s",
+            str(load.WRK_SCRIPT),
+            f"http://127.0.0.1:{port}/notification",
+            env={**os.environ, "YMN_BENCH_TEMPLATE": bodies.template(), "YMN_BENCH_RUN": "7"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(wrk.communicate(), timeout=30)
+    assert wrk.returncode == 0, err.decode()
+    assert b"BENCH_JSON" in out
+    assert len(received) > 100
+    order_ids = _parsed_order_ids(received)
+    assert len(set(order_ids)) == len(order_ids)
+    # Both wrk threads sent, each with its own worker number, all in run 7.
+    prefixes = {str(order_id)[:9] for order_id in order_ids}
+    assert prefixes == {"900007000", "900007001"}
+
+
+def test_profile_summary_counts_stages_threads_and_leaves() -> None:
+    raw = "\n".join(
+        [
+            "thread (1): MainThread;run (asyncio/runners.py:1);ReceiverApp._intake"
+            " (ymnotify/receiver/app.py:9);parse_body (ymnotify/protocol/parse.py:3);loads"
+            " (ymnotify/protocol/wire.py:4) 3",
+            "thread (2): ymnotify-sqlite-writer;GroupCommitWriter._commit_batch"
+            " (ymnotify/store/groupcommit.py:5) 1",
+        ]
+    )
+    summary = profiling.summarize(raw)
+    assert summary.samples == 4
+    assert summary.by_thread == {"MainThread": 3, "ymnotify-sqlite-writer": 1}
+    assert summary.by_stage["    JSON parsing (wire.loads)"] == 3
+    assert summary.by_stage["receiver intake, all of it"] == 3
+    assert summary.by_stage["  the 200 answer (body + send)"] == 0
+    assert summary.self_time["loads (ymnotify/protocol/wire.py)"] == 3
+    assert summary.share(1) == 25.0
