@@ -91,10 +91,10 @@ def lost_attempt_error(attempt: int) -> str:
 
 def utc_text(moment: datetime) -> str:
     """Fixed-width UTC text: sorts as time does, so stores compare times as strings."""
-    utc = moment.astimezone(UTC)
-    # strftime's %Y does not pad years before 1000 on every platform; "999-…" would sort after
-    # "2026-…" and not parse back.
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    # isoformat always writes four-digit years and six-digit microseconds (fixed width, so years
+    # before 1000 still sort and parse back), and is about twice as fast as strftime: this runs
+    # three times per stored notification.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc_text(text: str) -> datetime:
