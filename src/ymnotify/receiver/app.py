@@ -27,6 +27,7 @@ from ymnotify.protocol import wire
 from ymnotify.protocol.enums import ErrorType
 from ymnotify.protocol.models import Ping
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE, error_body, success_body
+from ymnotify.receiver.deadlines import BodyDeadlines
 from ymnotify.receiver.observe import IntakeObserver, IntakeOutcome
 from ymnotify.receiver.sources import SourcePolicy
 from ymnotify.store.base import Incoming, Store
@@ -97,6 +98,7 @@ class ReceiverApp:
         base = config.base_path
         self._intake_paths = {base + "/notification", base + "/", base or "/"}
         self._probe_path = base + "/notification"
+        self._body_deadlines = BodyDeadlines(config.body_timeout)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -275,32 +277,42 @@ class ReceiverApp:
                     ) from None
                 if declared > limit:
                     raise _RequestRejected(413, ErrorType.UNKNOWN, _too_large(limit))
-        chunks: list[bytes] = []
-        size = 0
+        reading = self._body_deadlines.begin()
         try:
-            async with asyncio.timeout(self.config.body_timeout):
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise _RequestRejected(400, ErrorType.UNKNOWN, "client disconnected")
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > limit:
-                        raise _RequestRejected(413, ErrorType.UNKNOWN, _too_large(limit))
-                    chunks.append(chunk)
-                    if not message.get("more_body", False):
-                        break
-        except TimeoutError:
-            raise _RequestRejected(
-                408,
-                ErrorType.UNKNOWN,
-                f"body not received within {self.config.body_timeout:g}s (--body-timeout)",
-            ) from None
-        return b"".join(chunks)
+            body = await _receive_body(receive, limit)
+        except asyncio.CancelledError:
+            if self._body_deadlines.end(reading):
+                raise _RequestRejected(
+                    408,
+                    ErrorType.UNKNOWN,
+                    f"body not received within {self.config.body_timeout:g}s (--body-timeout)",
+                ) from None
+            raise
+        except BaseException:
+            self._body_deadlines.end(reading)
+            raise
+        self._body_deadlines.end(reading)
+        return body
 
     async def _send_success(self, send: Send, received_at: datetime) -> None:
         body = success_body(name=self.config.name, version=self.config.version, time=received_at)
         await _send_raw(send, 200, body)
+
+
+async def _receive_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _RequestRejected(400, ErrorType.UNKNOWN, "client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _RequestRejected(413, ErrorType.UNKNOWN, _too_large(limit))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _too_large(limit: int) -> str:
