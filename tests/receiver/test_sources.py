@@ -90,6 +90,29 @@ def test_the_client_address_table(
     assert policy.client_address(peer, forwarded_for) == client
 
 
+@pytest.mark.parametrize("policy", [SourcePolicy(), BEHIND_PROXY, SourcePolicy(allow_any=True)])
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for"),
+    [
+        (MARKET, []),
+        (ATTACKER, []),
+        (PROXY, [MARKET]),
+        (PROXY, [f"{MARKET}, {ATTACKER}"]),
+        (PROXY, ["unknown"]),
+        (f"::ffff:{MARKET}", []),
+        ("not-an-ip", []),
+        (None, [MARKET]),
+    ],
+)
+def test_admit_decides_as_client_address_and_allows_do_also_when_remembered(
+    policy: SourcePolicy, peer: str | None, forwarded_for: list[str]
+) -> None:
+    client = policy.client_address(peer, forwarded_for)
+    expected = (client, policy.allows(client))
+    assert policy.admit(peer, forwarded_for) == expected
+    assert policy.admit(peer, forwarded_for) == expected  # the second from the per-peer cache
+
+
 def test_a_forged_header_cannot_get_an_attacker_in() -> None:
     policy = SourcePolicy()
     client = policy.client_address(ATTACKER, [MARKET, f"{MARKET}, {MARKET}"])

@@ -193,10 +193,10 @@ class ReceiverApp:
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         peer = scope["client"][0] if scope.get("client") else None
         sources = self.config.sources
-        client = sources.client_address(
+        client, allowed = sources.admit(
             peer, [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
         )
-        if not sources.allows(client):
+        if not allowed:
             logger.warning("refused source %s (peer %s)", client, peer)
             await _send_error(send, 403, ErrorType.UNKNOWN, sources.refusal_hint(client, peer))
             return None, IntakeOutcome.REFUSED

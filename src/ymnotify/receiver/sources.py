@@ -9,13 +9,16 @@ trusted proxies. Anything a client wrote to the left of that is ignored.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from ymnotify.protocol.networks import MARKET_NETWORKS
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
+
+# Distinct peers remembered by ``SourcePolicy.admit``; Market sends from three /25 networks.
+_PEER_CACHE_SIZE = 1024
 
 
 def parse_address(text: str) -> IPAddress | None:
@@ -57,6 +60,10 @@ class SourcePolicy:
     allowed: tuple[IPNetwork, ...] = MARKET_NETWORKS
     trusted_proxies: tuple[IPNetwork, ...] = ()
     allow_any: bool = False
+    # Decisions per peer string for requests without forwarded headers (see ``admit``).
+    _by_peer: dict[str, tuple[str | None, bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -82,23 +89,48 @@ class SourcePolicy:
         ``forwarded_for`` holds the ``X-Forwarded-For`` header values in the order received.
         ``None`` means no usable address (a garbage hop, or no peer at all).
         """
+        address = self._client(peer, forwarded_for)
+        return None if address is None else str(address)
+
+    def admit(self, peer: str | None, forwarded_for: Sequence[str]) -> tuple[str | None, bool]:
+        """``client_address`` and ``allows`` in one go, each address parsed once.
+
+        The receiver calls this per request; without forwarded headers the answer depends on
+        the peer string alone, so it is remembered per peer (a bounded cache).
+        """
+        if not forwarded_for and peer is not None:
+            known = self._by_peer.get(peer)
+            if known is not None:
+                return known
+        address = self._client(peer, forwarded_for)
+        decision = (
+            None if address is None else str(address),
+            self.allow_any or (address is not None and _in_any(address, self.allowed)),
+        )
+        if not forwarded_for and peer is not None:
+            if len(self._by_peer) >= _PEER_CACHE_SIZE:
+                self._by_peer.clear()
+            self._by_peer[peer] = decision
+        return decision
+
+    def _client(self, peer: str | None, forwarded_for: Sequence[str]) -> IPAddress | None:
         if peer is None:
             return None
         peer_address = parse_address(peer)
         if peer_address is None:
             return None
         if not forwarded_for or not _in_any(peer_address, self.trusted_proxies):
-            return str(peer_address)
+            return peer_address
         hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
         if not hops:
-            return str(peer_address)
+            return peer_address
         for hop in reversed(hops):
             address = parse_address(hop)
             if address is None:
                 return None  # a hop we cannot read: refuse rather than guess
             if not _in_any(address, self.trusted_proxies):
-                return str(address)
-        return str(parse_address(hops[0]))  # every hop is a trusted proxy: the first one sent it
+                return address
+        return parse_address(hops[0])  # every hop is a trusted proxy: the first one sent it
 
     def allows(self, client: str | None) -> bool:
         """Whether ``client`` (from ``client_address``) may post notifications."""
