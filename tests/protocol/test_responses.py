@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ymnotify.protocol import ErrorType
 from ymnotify.protocol.responses import (
     NAME_MAX_LENGTH,
+    SuccessBodies,
     error_body,
     integration_name_problem,
     rfc3339,
@@ -26,6 +29,18 @@ def test_success_body_is_valid_compact_json_with_utc_time() -> None:
     body = success_body(name="ymnotify", version="0.1.0", time=moment)
     assert body == b'{"version":"0.1.0","name":"ymnotify","time":"2026-09-20T09:15:42.318000Z"}'
     assert success_body_problem(json.loads(body)) is None
+
+
+@given(
+    name=st.text(max_size=20),
+    version=st.text(max_size=20),
+    moment=st.datetimes(timezones=st.just(UTC)),
+)
+def test_prebuilt_success_bodies_are_the_same_bytes(
+    name: str, version: str, moment: datetime
+) -> None:
+    expected = success_body(name=name, version=version, time=moment)
+    assert SuccessBodies(name=name, version=version).body(moment) == expected
 
 
 def test_rfc3339_is_utc_with_microseconds_and_z() -> None:

@@ -25,6 +25,21 @@ def success_body(*, name: str, version: str, time: datetime) -> bytes:
     ).encode()
 
 
+class SuccessBodies:
+    """``success_body`` for one receiver: the constant part encoded once, only the time per call.
+
+    The same bytes as ``success_body`` (a test holds them together); this is on the hot path.
+    """
+
+    def __init__(self, *, name: str, version: str) -> None:
+        head = json.dumps({"version": version, "name": name, "time": ""}, separators=(",", ":"))
+        # head ends with '""}': keep the opening quote, the time and '"}' go after it.
+        self._head = head[:-2].encode()
+
+    def body(self, time: datetime) -> bytes:
+        return self._head + rfc3339(time).encode() + b'"}'
+
+
 def error_body(error_type: ErrorType, message: str) -> bytes:
     """The 400/500 body: ``{"error": {"type", "message"}}``."""
     payload = {"error": {"type": error_type.value, "message": message}}

@@ -26,7 +26,7 @@ from ymnotify.protocol import parse as protocol_parse
 from ymnotify.protocol import wire
 from ymnotify.protocol.enums import ErrorType
 from ymnotify.protocol.models import Ping
-from ymnotify.protocol.responses import JSON_CONTENT_TYPE, error_body, success_body
+from ymnotify.protocol.responses import JSON_CONTENT_TYPE, SuccessBodies, error_body
 from ymnotify.receiver.deadlines import BodyDeadlines
 from ymnotify.receiver.observe import IntakeObserver, IntakeOutcome
 from ymnotify.receiver.sources import SourcePolicy
@@ -99,6 +99,7 @@ class ReceiverApp:
         self._intake_paths = {base + "/notification", base + "/", base or "/"}
         self._probe_path = base + "/notification"
         self._body_deadlines = BodyDeadlines(config.body_timeout)
+        self._success_bodies = SuccessBodies(name=config.name, version=config.version)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -295,8 +296,7 @@ class ReceiverApp:
         return body
 
     async def _send_success(self, send: Send, received_at: datetime) -> None:
-        body = success_body(name=self.config.name, version=self.config.version, time=received_at)
-        await _send_raw(send, 200, body)
+        await _send_raw(send, 200, self._success_bodies.body(received_at))
 
 
 async def _receive_body(receive: Receive, limit: int) -> bytes:
