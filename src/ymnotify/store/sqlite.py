@@ -454,21 +454,18 @@ def _apply_state(
     if entity is None:
         return stale
     for change in state_changes:
-        at = utc_text(change.at)
-        key = {"entity": entity, "slot": change.slot}
-        known = connection.execute(SQL["get_entity_state_slot"], key).fetchone()
-        if known is not None and known["event_time"] > at:
-            stale = True  # Market: the later event time wins; this one lost
-            continue
-        connection.execute(
+        changed = connection.execute(
             SQL["put_entity_state_slot"],
             {
-                **key,
+                "entity": entity,
+                "slot": change.slot,
                 "value": json.dumps(change.value, sort_keys=True),
-                "event_time": at,
+                "event_time": utc_text(change.at),
                 "notification_id": notification_id,
             },
-        )
+        ).fetchone()
+        if changed is None:
+            stale = True  # Market: the later event time wins; this one lost
     if stale:
         connection.execute(SQL["mark_stale"], {"id": notification_id})
     return stale

@@ -13,16 +13,16 @@ ON CONFLICT (dedup_key) DO UPDATE SET
     last_received_at = excluded.last_received_at
 RETURNING id, duplicates;
 
--- name: get_entity_state_slot
-SELECT event_time FROM entity_state WHERE entity = :entity AND slot = :slot;
-
 -- name: put_entity_state_slot
+-- Market: the later event time wins. No row returned = the slot holds a later event (stale).
 INSERT INTO entity_state (entity, slot, value, event_time, notification_id)
 VALUES (:entity, :slot, :value, :event_time, :notification_id)
 ON CONFLICT (entity, slot) DO UPDATE SET
     value = excluded.value,
     event_time = excluded.event_time,
-    notification_id = excluded.notification_id;
+    notification_id = excluded.notification_id
+WHERE excluded.event_time >= entity_state.event_time
+RETURNING 1;
 
 -- name: mark_stale
 UPDATE notifications SET stale = 1 WHERE id = :id;
