@@ -3,8 +3,9 @@
 ``python -m bench.compare REV [--rounds 3] [--seconds 6]`` starts ymnotify (SQLite, FULL) from
 the working tree and from git revision REV in turns (now, REV, now, REV, ...), saturates each
 with wrk for ``--seconds``, and prints a markdown table: req/s and server CPU µs per request per
-round, and their medians. Alternating rounds spread the noise of a shared machine over both
-sides; CPU per request moves much less with that noise than req/s does.
+round, and their medians. ``--after REV2`` measures REV2 instead of the working tree, so each
+commit of a series can be compared with its parent. Alternating rounds spread the noise of a
+shared machine over both sides; CPU per request moves much less with that noise than req/s does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m bench.compare", description=__doc__.splitlines()[0]
     )
     parser.add_argument("revision", help="the git revision to compare with (e.g. main)")
+    parser.add_argument(
+        "--after", metavar="REV2", help="measure REV2 instead of the working tree as the 'after'"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6)
     args = parser.parse_args(argv)
@@ -46,7 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         before = scenarios.ymnotify_at_revision(
             args.revision, export_revision(args.revision, scratch / "rev")
         )
-        sides = {"now": scenarios.YMNOTIFY_SQLITE_FULL, args.revision: before}
+        after = scenarios.YMNOTIFY_SQLITE_FULL
+        if args.after:
+            after = scenarios.ymnotify_at_revision(
+                args.after, export_revision(args.after, scratch / "after")
+            )
+        sides = {args.after or "now": after, args.revision: before}
         figures: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
         for round_number in range(args.rounds):
             for name, scenario in sides.items():
