@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import load, machine, profiling, receiver, report, scenarios
+from bench import load, machine, market, profiling, receiver, report, scenarios
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -91,6 +91,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy phase")
     parser.add_argument(
+        "--suite",
+        action="append",
+        choices=["receiver", "market"],
+        default=[],
+        help="run only these suites (repeatable; default: all)",
+    )
+    parser.add_argument(
         "--render-only", action="store_true", help="rewrite the report from docs/benchmarks.json"
     )
     return parser.parse_args(argv)
@@ -124,11 +131,20 @@ def main(argv: list[str] | None = None) -> None:
     _say(f"{profile.name} run of {len(chosen)} scenarios; scratch {scratch}")
     clock = time.monotonic()
     run_ids = load.RunIds()
-    results = receiver.run_suite(
-        chosen, profile, repo=REPO, scratch=scratch, run_ids=run_ids, say=_say
-    )
+    suites = args.suite or ["receiver", "market"]
+    results = []
+    if "receiver" in suites:
+        results = receiver.run_suite(
+            chosen, profile, repo=REPO, scratch=scratch, run_ids=run_ids, say=_say
+        )
+    market_result = None
+    if "market" in suites:
+        market_profile = market.QUICK if args.quick else market.FULL
+        market_result = market.run_suite(
+            market_profile, repo=REPO, scratch=scratch / "market", say=_say
+        )
     profiled = None
-    if not args.no_profile and PROFILED in chosen:
+    if not args.no_profile and PROFILED in chosen and "receiver" in suites:
         _say(f"[profile] py-spy on {PROFILED.name}, {profile.profile_seconds:g}s busy + GIL")
         profiled = profiling.profile_under_load(
             PROFILED,
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
             top=TOP_FUNCTIONS,
         )
     command = "BENCH_QUICK=1 make bench" if args.quick else "make bench"
-    if args.only or args.compare or args.no_profile:
+    if args.only or args.compare or args.no_profile or args.suite:
         command = "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:])
     document = report.BenchDocument(
         profile={
@@ -166,8 +182,11 @@ def main(argv: list[str] | None = None) -> None:
         results=results,
         profiling=profiled,
         analysis=ANALYSIS.read_text() if ANALYSIS.exists() else "",
+        market=market_result,
     )
     _write_outputs(document)
+    if market_result is not None and market_result["error"]:
+        raise SystemExit("bench: the Market suite failed; see the report")
     if any(r["error"] for r in results):
         raise SystemExit("bench: some scenarios failed; see the report")
 

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from bench import market_report
+from bench.market import MarketResult
 from bench.profiling import INTAKE_STAGES, ProfileDocument
 from bench.receiver import PING_FRACTION, ScenarioResult
 
@@ -38,6 +40,7 @@ class BenchDocument(TypedDict):
     results: list[ScenarioResult]
     profiling: ProfileDocument | None
     analysis: str
+    market: MarketResult | None
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,13 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
     ceiling_rate = capacity(named.get(CEILING))
     glue_rate = capacity(named.get(BASELINE))
     profile = document["profile"]
+    market_result = document.get("market")
     out = [
         "# Benchmarks",
         "",
         "Written by `make bench` (bench/, issue 7); do not edit by hand: the prose that is not",
-        "generated comes from `bench/analysis.md`. Receiver scenarios only for now; dispatch and",
-        "the Market side join as further suites.",
+        "generated comes from `bench/analysis.md`. Suites: the receiver, then the Market side;",
+        "dispatch (handler latency, workers) is not measured yet.",
         "",
         f"- Run: **{profile['name']}** profile, {document['started_at']} →"
         f" {document['finished_at']} ({document['seconds']:.0f} s of measuring), revision"
@@ -177,7 +181,15 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
     out += ["", "## Goals (issue 7)", ""]
     out += _table(
         ["goal", "measured", "verdict"],
-        ([g.text, g.measured, _verdict(g.met)] for g in goals(results)),
+        [
+            *([g.text, g.measured, _verdict(g.met)] for g in goals(results)),
+            *(
+                [text, measured, _verdict(met)]
+                for text, measured, met in (
+                    market_report.goal_lines(market_result) if market_result else []
+                )
+            ),
+        ],
     )
     out += ["", "## Throughput at saturation", ""]
     out += [
@@ -321,6 +333,8 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         out += ["", "## Plots", ""]
         out += [f"![{title}]({path})" for title, path in images.items()]
     out += _profile_section(document)
+    if market_result:
+        out += market_report.render(market_result, document["command"])
     if document["analysis"].strip():
         out += ["", document["analysis"].strip()]
     failures = [(r["name"], r["error"]) for r in results if r["error"]]
