@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import load, machine, market, profiling, receiver, report, scenarios
+from bench import dispatch, load, machine, market, profiling, receiver, report, scenarios
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -93,7 +93,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--suite",
         action="append",
-        choices=["receiver", "market"],
+        choices=["receiver", "dispatch", "market"],
         default=[],
         help="run only these suites (repeatable; default: all)",
     )
@@ -131,11 +131,17 @@ def main(argv: list[str] | None = None) -> None:
     _say(f"{profile.name} run of {len(chosen)} scenarios; scratch {scratch}")
     clock = time.monotonic()
     run_ids = load.RunIds()
-    suites = args.suite or ["receiver", "market"]
+    suites = args.suite or ["receiver", "dispatch", "market"]
     results = []
     if "receiver" in suites:
         results = receiver.run_suite(
             chosen, profile, repo=REPO, scratch=scratch, run_ids=run_ids, say=_say
+        )
+    dispatch_result = None
+    if "dispatch" in suites:
+        dispatch_profile = dispatch.QUICK if args.quick else dispatch.FULL
+        dispatch_result = dispatch.run_suite(
+            dispatch_profile, repo=REPO, scratch=scratch / "dispatch", say=_say
         )
     market_result = None
     if "market" in suites:
@@ -183,8 +189,11 @@ def main(argv: list[str] | None = None) -> None:
         profiling=profiled,
         analysis=ANALYSIS.read_text() if ANALYSIS.exists() else "",
         market=market_result,
+        dispatch=dispatch_result,
     )
     _write_outputs(document)
+    if dispatch_result is not None and dispatch_result["error"]:
+        raise SystemExit("bench: the dispatch suite failed; see the report")
     if market_result is not None and market_result["error"]:
         raise SystemExit("bench: the Market suite failed; see the report")
     if any(r["error"] for r in results):

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from bench import market_report
+from bench import dispatch_report, market_report
+from bench.dispatch import DispatchResult
 from bench.market import MarketResult
 from bench.profiling import INTAKE_STAGES, ProfileDocument
 from bench.receiver import PING_FRACTION, ScenarioResult
@@ -41,6 +42,7 @@ class BenchDocument(TypedDict):
     profiling: ProfileDocument | None
     analysis: str
     market: MarketResult | None
+    dispatch: DispatchResult | None
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,8 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         "# Benchmarks",
         "",
         "Written by `make bench` (bench/, issue 7); do not edit by hand: the prose that is not",
-        "generated comes from `bench/analysis.md`. Suites: the receiver, then the Market side;",
-        "dispatch (handler latency, workers) is not measured yet.",
+        "generated comes from `bench/analysis.md`. Suites: the receiver, dispatch (handlers after",
+        "the 200), the Market side.",
         "",
         f"- Run: **{profile['name']}** profile, {document['started_at']} →"
         f" {document['finished_at']} ({document['seconds']:.0f} s of measuring), revision"
@@ -333,6 +335,9 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         out += ["", "## Plots", ""]
         out += [f"![{title}]({path})" for title, path in images.items()]
     out += _profile_section(document)
+    dispatch_result = document.get("dispatch")
+    if dispatch_result:
+        out += dispatch_report.render(dispatch_result)
     if market_result:
         out += market_report.render(market_result, document["command"])
     if document["analysis"].strip():

@@ -1,0 +1,216 @@
+"""The dispatch suite: notification → handler latency, and handler throughput per worker count.
+
+- **latency**: ``ymnotify serve --app bench.baselines.noop_handlers:router`` (4 workers, the
+  default) takes notifications at fixed offered rates (a sender sends each at its scheduled
+  time over keep-alive connections); latency runs from the moment the sender got the 200 to the
+  moment the no-op handler started (it notes its start time per order id).
+- **throughput vs workers**: N notifications are stored first by ``serve --workers 0``; then
+  ``serve --app … --workers W`` drains them; rate = N / (last handler start − first handler
+  start). SQLite and, when a PostgreSQL server can be started, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+import httpx
+
+from bench import postgres, servers, stats
+from ymnotify.protocol import samples
+
+HANDLERS = "bench.baselines.noop_handlers:router"
+ORDER_ID_BASE = 8_000_000_000
+SENDER_CONNECTIONS = 16
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DispatchProfile:
+    """How much each phase does."""
+
+    name: str
+    rates: tuple[int, ...]
+    seconds: float
+    backlog: int
+    worker_counts: tuple[int, ...]
+
+
+FULL = DispatchProfile("full", (100, 300, 600), 4, 2000, (1, 2, 4, 8))
+QUICK = DispatchProfile("quick", (100, 400), 2, 800, (1, 4))
+
+
+class LatencyPoint(TypedDict):
+    offered: int
+    sent: int
+    handled: int
+    latency_ms: dict[str, float]
+
+
+class WorkersPoint(TypedDict):
+    backend: str
+    workers: int
+    notifications: int
+    handled: int
+    per_second: float
+
+
+class DispatchResult(TypedDict):
+    latency: list[LatencyPoint]
+    workers: list[WorkersPoint]
+    postgres_unavailable: str | None
+    error: str | None
+
+
+def _body(order_id: int) -> bytes:
+    return json.dumps(samples.sample("ORDER_CREATED", orderId=order_id)).encode()
+
+
+@contextlib.contextmanager
+def _serve(
+    db: str, repo: Path, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[servers.RunningServer]:
+    argv = [sys.executable, "-m", "ymnotify", "serve", "--port", "0", "--db", db]
+    argv += ["--allow-network", "127.0.0.0/8", "--log-level", "warning", *extra]
+    environment = {"PYTHONPATH": str(repo), "BENCH_HANDLER_LOG": str(log), **(env or {})}
+    server = servers.start(argv, env=environment, cwd=repo)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _send(url: str, order_ids: list[int], rate: float | None) -> dict[int, float]:
+    """POST each order's body (at ``rate``/s, or as fast as 16 connections go); ``{id: 200 at}``."""
+    acked: dict[int, float] = {}
+    limits = httpx.Limits(max_connections=SENDER_CONNECTIONS)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        gate = asyncio.Semaphore(SENDER_CONNECTIONS * 4)
+
+        async def one(order_id: int) -> None:
+            async with gate:
+                answer = await client.post("/notification", content=_body(order_id))
+            if answer.status_code == 200:
+                acked[order_id] = time.time()
+
+        start = time.monotonic()
+        tasks = []
+        for index, order_id in enumerate(order_ids):
+            if rate is not None:
+                await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+            tasks.append(asyncio.create_task(one(order_id)))
+        await asyncio.gather(*tasks)
+    return acked
+
+
+def _handled(log: Path) -> dict[int, float]:
+    starts: dict[int, float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            order, _, at = line.partition(" ")
+            starts.setdefault(int(order), float(at))
+    return starts
+
+
+def _wait_handled(log: Path, expected: set[int], server: servers.RunningServer) -> None:
+    deadline = time.monotonic() + 60
+    while not expected <= _handled(log).keys():
+        if time.monotonic() > deadline:
+            return  # reported as handled < sent
+        server.check_alive()
+        time.sleep(0.05)
+
+
+def measure_latency(
+    profile: DispatchProfile, repo: Path, scratch: Path, say: Say
+) -> list[LatencyPoint]:
+    log = scratch / "latency-handlers.log"
+    points: list[LatencyPoint] = []
+    next_id = ORDER_ID_BASE
+    with _serve(f"sqlite:///{scratch / 'latency.db'}", repo, log, "--app", HANDLERS) as server:
+        for rate in profile.rates:
+            ids = list(range(next_id, next_id + int(rate * profile.seconds)))
+            next_id += len(ids)
+            acked = asyncio.run(_send(server.url, ids, rate))
+            _wait_handled(log, set(acked), server)
+            started = _handled(log)
+            lags = [started[i] - acked[i] for i in acked if i in started]
+            point = LatencyPoint(
+                offered=rate, sent=len(ids), handled=len(lags), latency_ms=stats.summary_ms(lags)
+            )
+            say(
+                f"[dispatch] {rate}/s: {len(lags)}/{len(ids)} handled, 200 → handler p50 "
+                f"{point['latency_ms'].get('p50', 0):.1f} ms, p99 "
+                f"{point['latency_ms'].get('p99', 0):.1f} ms"
+            )
+            points.append(point)
+    return points
+
+
+def _drain_rate(
+    db: str, repo: Path, log: Path, workers: int, ids: list[int], env: dict[str, str], tag: str
+) -> WorkersPoint:
+    with _serve(db, repo, log, "--workers", "0", env=env) as intake:
+        acked = asyncio.run(_send(intake.url, ids, None))
+    with _serve(db, repo, log, "--app", HANDLERS, "--workers", str(workers), env=env) as server:
+        _wait_handled(log, set(acked), server)
+    starts = sorted(_handled(log).values())
+    span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
+    return WorkersPoint(
+        backend=tag,
+        workers=workers,
+        notifications=len(acked),
+        handled=len(starts),
+        per_second=round(len(starts) / span, 1) if span > 0 else 0.0,
+    )
+
+
+def _backlogs(profile: DispatchProfile) -> Iterator[tuple[int, list[int]]]:
+    """(workers, order ids): fresh ids per worker count, so one store can serve them all."""
+    for number, workers in enumerate(profile.worker_counts):
+        first = ORDER_ID_BASE + (number + 1) * 10_000_000
+        yield workers, list(range(first, first + profile.backlog))
+
+
+def measure_workers(
+    profile: DispatchProfile, repo: Path, scratch: Path, say: Say
+) -> tuple[list[WorkersPoint], str | None]:
+    points = []
+    for workers, ids in _backlogs(profile):
+        db = f"sqlite:///{scratch / f'workers-{workers}.db'}"
+        log = scratch / f"workers-sqlite-{workers}.log"
+        points.append(_drain_rate(db, repo, log, workers, ids, {}, "sqlite"))
+        say(f"[dispatch] SQLite, {workers} workers: {points[-1]['per_second']:,.0f} handled/s")
+    try:
+        with postgres.migrated_cluster() as env:
+            for workers, ids in _backlogs(profile):
+                log = scratch / f"workers-postgresql-{workers}.log"
+                point = _drain_rate(env["YMNOTIFY_DB"], repo, log, workers, ids, env, "postgresql")
+                points.append(point)
+                say(f"[dispatch] PostgreSQL, {workers} workers: {point['per_second']:,.0f}/s")
+    except postgres.ClusterUnavailable as exc:
+        say(f"[dispatch] PostgreSQL unavailable: {exc}")
+        return points, str(exc)
+    return points, None
+
+
+def run_suite(profile: DispatchProfile, *, repo: Path, scratch: Path, say: Say) -> DispatchResult:
+    """Both dispatch phases; an error stops the suite and is reported, not raised."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    result = DispatchResult(latency=[], workers=[], postgres_unavailable=None, error=None)
+    try:
+        result["latency"] = measure_latency(profile, repo, scratch, say)
+        result["workers"], result["postgres_unavailable"] = measure_workers(
+            profile, repo, scratch, say
+        )
+    except (RuntimeError, httpx.HTTPError, servers.ServerFailed, OSError) as exc:
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        say(f"[dispatch] failed: {result['error']}")
+    return result
