@@ -6,6 +6,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from ymnotify.errors import NotFound
 from ymnotify.market import rules
 from ymnotify.market.records import Business, NewSubscription, User
 from ymnotify.market.store import SQL, MarketStore
@@ -88,3 +91,18 @@ async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     connection.close()
     assert version == queries.migrations("sqlite", "ymnotify.market")[-1][0]
     assert {"businesses", "subscriptions", "deliveries", "request_log", "clock"} <= tables
+
+
+async def test_settings_are_the_subscriptions_and_a_removed_one_is_not_found(
+    tmp_path: Path,
+) -> None:
+    store = await _store_with_deliveries(tmp_path / "m.db", 3)
+    try:
+        assert await store.settings(1) == (await store.subscription(1)).settings
+        await store.remove_subscription(1, T0)
+        with pytest.raises(NotFound):
+            await store.settings(1)
+        with pytest.raises(NotFound):
+            await store.settings(999)
+    finally:
+        await store.close()

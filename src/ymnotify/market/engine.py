@@ -225,15 +225,13 @@ class Engine:
     async def _attempt(self, claimed: Claimed) -> None:
         now = self.clock.now()
         try:
-            subscription = await self.store.subscription(claimed.subscription_id)
+            settings = await self.store.settings(claimed.subscription_id)
         except NotFound:
             await self.store.cancel_delivery(claimed.delivery_id, "removed", now)
             return
-        delivering = subscription.settings.in_effect(now)
+        delivering = settings.in_effect(now)
         if not delivering.enabled:
-            reason = (
-                "disabled_by_market" if subscription.settings.disabled_by_market_at else "disabled"
-            )
+            reason = "disabled_by_market" if settings.disabled_by_market_at else "disabled"
             await self.store.cancel_delivery(claimed.delivery_id, reason, now)
             return
         url = notification_url(delivering.url, as_is=self.config.post_to_url_as_is)

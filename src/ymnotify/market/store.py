@@ -242,6 +242,22 @@ class MarketStore:
             raise NotFound(f"no subscription {subscription_id}")
         return found
 
+    async def settings(self, subscription_id: int) -> Settings:
+        """A setting's settings alone; ``NotFound`` if it does not exist (or was removed).
+
+        What the engine reads before every attempt: unlike ``subscription`` it does not count
+        the setting's deliveries, which costs a scan of all of them (delivered ones included).
+        """
+
+        def fetch(c: sqlite3.Connection) -> Settings | None:
+            row = c.execute(SQL["get_subscription"], {"id": subscription_id}).fetchone()
+            return None if row is None else _settings(row)
+
+        found = await self._read(fetch)
+        if found is None:
+            raise NotFound(f"no subscription {subscription_id}")
+        return found
+
     async def subscriptions(self, business_ids: Sequence[int] | None = None) -> list[Subscription]:
         """Every setting, or those of the given cabinets."""
 
