@@ -31,6 +31,7 @@ from ymnotify.errors import NotFound, YmnotifyError
 from ymnotify.market.clock import Clock, VirtualClock
 from ymnotify.market.errors import Conflict
 from ymnotify.market.records import Claimed
+from ymnotify.market.rules import Settings
 from ymnotify.market.store import MarketStore, PingRecord
 from ymnotify.protocol.responses import rfc3339
 
@@ -150,7 +151,10 @@ class Engine:
             now = self.clock.now()
             claimed = await self._claim(now, self.config.max_in_flight)
             if claimed:
-                await asyncio.gather(*(self._attempt(item) for item in claimed))
+                settings = await self._settings_of(claimed)
+                await asyncio.gather(
+                    *(self._attempt(item, settings[item.subscription_id]) for item in claimed)
+                )
                 continue
             deadline = await self.store.next_deadline()
             if deadline is not None and deadline <= now:
@@ -194,8 +198,12 @@ class Engine:
         room = self.config.max_in_flight - len(self._in_flight)
         run_at = await self.store.next_run_at()
         if room > 0 and run_at is not None and run_at <= now:
-            for item in await self._claim(now, room):
-                task = asyncio.create_task(self._attempt_logged(item))
+            claimed = await self._claim(now, room)
+            settings = await self._settings_of(claimed)
+            for item in claimed:
+                task = asyncio.create_task(
+                    self._attempt_logged(item, settings[item.subscription_id])
+                )
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
         deadline = await self.store.next_deadline()
@@ -215,18 +223,28 @@ class Engine:
             now, wall=wall, lease_until=wall + self.config.lease, owner=self._owner, limit=limit
         )
 
-    async def _attempt_logged(self, claimed: Claimed) -> None:
+    async def _settings_of(self, claimed: list[Claimed]) -> dict[int, Settings | None]:
+        """The settings of each setting in a claimed batch (``None``: removed), read once per
+        setting rather than once per attempt: a batch usually holds many deliveries of few
+        settings, and every read is a hop to a thread."""
+        found: dict[int, Settings | None] = {}
+        for subscription_id in {item.subscription_id for item in claimed}:
+            try:
+                found[subscription_id] = await self.store.settings(subscription_id)
+            except NotFound:
+                found[subscription_id] = None
+        return found
+
+    async def _attempt_logged(self, claimed: Claimed, settings: Settings | None) -> None:
         try:
-            await self._attempt(claimed)
+            await self._attempt(claimed, settings)
         except YmnotifyError:
             # The lease stays: the delivery is taken again when it expires (at least once).
             logger.exception("delivery %s: the attempt could not be recorded", claimed.delivery_id)
 
-    async def _attempt(self, claimed: Claimed) -> None:
+    async def _attempt(self, claimed: Claimed, settings: Settings | None) -> None:
         now = self.clock.now()
-        try:
-            settings = await self.store.settings(claimed.subscription_id)
-        except NotFound:
+        if settings is None:
             await self.store.cancel_delivery(claimed.delivery_id, "removed", now)
             return
         delivering = settings.in_effect(now)
