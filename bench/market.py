@@ -57,7 +57,7 @@ class MarketProfile:
     timed_claims: int
 
 
-FULL = MarketProfile("full", 5000, 500, (100, 250, 500), 5, (10_000, 1_000_000), 30)
+FULL = MarketProfile("full", 4000, 500, (100, 250, 500), 4, (10_000, 1_000_000), 30)
 QUICK = MarketProfile("quick", 3000, 500, (100, 500), 3, (10_000, 200_000), 15)
 
 
