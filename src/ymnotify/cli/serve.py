@@ -13,6 +13,7 @@ from ymnotify.admin import AdminConfig, ReceiverMetrics, create_admin_app
 from ymnotify.admin.access import binding_problem
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.options import ByteSize, Duration, option
+from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.router import Router
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError
@@ -214,11 +215,12 @@ def serve(
         router: Router | None = load_router(app) if app else None
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
+    metrics = ReceiverMetrics()
     services: list[Service] = []
     if router is not None and worker_flags["workers"] > 0:
-        services.append(Worker(store, router, settings))
+        job_metrics = HandlerMetrics(metrics.registry)
+        services.append(Worker(store, router, settings, observers=[job_metrics]))
     listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)
-    metrics = ReceiverMetrics()
     receiver = ReceiverApp(store, config, services, observers=[metrics])
     try:
         sock = server.bind(listener)

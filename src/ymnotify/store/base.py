@@ -453,6 +453,10 @@ class Store(abc.ABC):
         """Pending and quarantined counts and the oldest pending receive time (index-only)."""
 
     @abc.abstractmethod
+    async def job_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (statuses with none are left out)."""
+
+    @abc.abstractmethod
     async def last_ping(self) -> PingRecord | None:
         """The last PING recorded, or ``None`` if none ever was."""
 

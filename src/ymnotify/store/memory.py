@@ -504,6 +504,13 @@ class MemoryStore(Store):
             ),
         )
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        await self.check()
+        counts: dict[JobStatus, int] = {}
+        for job in self._jobs.values():
+            counts[job.status] = counts.get(job.status, 0) + 1
+        return counts
+
     async def last_ping(self) -> PingRecord | None:
         await self.check()
         return self._ping

@@ -260,6 +260,10 @@ class PostgresStore(Store):
 
         return await self._transaction(gather)
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        rows = await self._fetch(SQL["job_counts"], {})
+        return {JobStatus(row["status"]): row["n"] for row in rows}
+
     async def last_ping(self) -> PingRecord | None:
         rows = await self._fetch(SQL["last_ping"], {})
         if not rows:

@@ -374,6 +374,10 @@ class SqliteStore(Store):
 
         return await self._read(gather)
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        rows = await self._read(lambda c: c.execute(SQL["job_counts"]).fetchall())
+        return {JobStatus(row["status"]): row["n"] for row in rows}
+
     async def last_ping(self) -> PingRecord | None:
         row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
         return None if row is None else _ping_from_row(row)

@@ -66,6 +66,9 @@ SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT
 -- name: count_quarantined
 SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
 
+-- name: job_counts
+SELECT status, count(*) AS n FROM jobs GROUP BY status;
+
 -- name: counts_over_time
 SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
        coalesce(notification_type, '') AS notification_type, count(*) AS n

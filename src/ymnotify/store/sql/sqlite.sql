@@ -201,6 +201,9 @@ SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT
 -- name: count_quarantined
 SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
 
+-- name: job_counts
+SELECT status, count(*) AS n FROM jobs GROUP BY status;
+
 -- name: counts_over_time
 -- Whole seconds cut from the text: SQLite's date functions would round .9995 s up.
 SELECT (unixepoch(substr(received_at, 1, 19)) - :since_epoch) / :bucket AS bucket,
