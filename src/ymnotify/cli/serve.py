@@ -236,31 +236,29 @@ def serve(
         admin_app = create_admin_app(store, metrics, AdminConfig(token=admin_token or None))
         servers.append((server.uvicorn_config(admin_app, admin_listener), admin_sock))
 
+    say = logs.announcer(log_format)
+
     def announce() -> None:
-        click.echo(f"ymnotify receiver listening on {url} (POST / and /notification)", err=True)
+        say(f"ymnotify receiver listening on {url} (POST / and /notification)")
         if admin_url is not None:
-            click.echo(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)", err=True)
-        click.echo(f"store: {db}", err=True)
+            say(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)")
+        say(f"store: {db}")
         if services:
-            click.echo(
+            say(
                 f"handlers: {len(router.handlers()) if router else 0} from {app},"
-                f" {settings.concurrency} at a time",
-                err=True,
+                f" {settings.concurrency} at a time"
             )
         elif router is not None:
-            click.echo(f"handlers from {app} run in `ymnotify worker` (--workers 0)", err=True)
+            say(f"handlers from {app} run in `ymnotify worker` (--workers 0)")
         else:
-            click.echo("no --app: notifications are stored for `ymnotify worker --app …`", err=True)
+            say("no --app: notifications are stored for `ymnotify worker --app …`")
         if sources.allow_any:
-            click.secho(
+            say(
                 "WARNING: --allow-any-source: anyone can post notifications. Development only.",
-                fg="red",
-                err=True,
+                "warning",
             )
         elif sources.admits_loopback:
-            click.secho(
-                "loopback is allowed as a source: for development only.", fg="yellow", err=True
-            )
+            say("loopback is allowed as a source: for development only.", "warning")
 
     try:
         asyncio.run(server.serve(servers, announce))
