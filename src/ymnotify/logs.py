@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Protocol
 
+import click
+
 LOG_FORMATS = ("text", "json")
 
 
@@ -54,7 +56,7 @@ def announcer(log_format: str) -> Announce:
     if log_format != "json":
 
         def say_text(message: str, level: str = "info") -> None:
-            print(message, file=sys.stderr, flush=True)
+            click.echo(message, err=True)
 
         return say_text
 
@@ -65,6 +67,6 @@ def announcer(log_format: str) -> Announce:
             "logger": "ymnotify.cli",
             "message": message,
         }
-        print(json.dumps(entry, ensure_ascii=False), file=sys.stderr, flush=True)
+        click.echo(json.dumps(entry, ensure_ascii=False), err=True)
 
     return say_json
