@@ -125,8 +125,9 @@ def main() -> None:
         try:
             populate(market_url, shop_url, spare_url, spare)
             wait_until(
-                lambda: "dead"
-                in httpx.get(shop_admin + "/api/notifications?status=dead&limit=1").text,
+                lambda: (
+                    "dead" in httpx.get(shop_admin + "/api/notifications?status=dead&limit=1").text
+                ),
                 "a dead letter",
             )
             shoot(market_url, shop_admin, out)
@@ -148,7 +149,9 @@ def populate(market: str, shop: str, spare: str, spare_process: subprocess.Popen
         ["ORDER_CREATED", "ORDER_STATUS_UPDATED", "ORDER_CANCELLED"],
         {"campaignId": 1001},
     )
-    subscribe("Support desk: chats", spare, ["CHAT_CREATED", "CHAT_MESSAGE_SENT"], {"businessId": 1})
+    subscribe(
+        "Support desk: chats", spare, ["CHAT_CREATED", "CHAT_MESSAGE_SENT"], {"businessId": 1}
+    )
     spare_process.terminate()  # verified, now gone: Market's deliveries to it fail
     spare_process.wait(15)
     events = []
