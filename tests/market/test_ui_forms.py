@@ -44,6 +44,7 @@ async def test_every_settings_form_goes_through_the_service(tmp_path: Path) -> N
             "types": ["ORDER_CREATED", "ORDER_CANCELLED"],
         }
         target, page = await post(market, "/ui/settings", fields)
+        assert target == f"/ui/settings?user={OWNER}&message=created+setting+1+%28CRM%29"
         assert "created setting 1 (CRM)" in page
         created = await market.call("GET", "/api/subscriptions/1", expect=200)
         assert created["types"] == ["ORDER_CREATED", "ORDER_CANCELLED"]
