@@ -1,5 +1,10 @@
 -- Queries of the PostgreSQL store, one named block each, named as in sqlite.sql.
 
+-- Held until the accept commits. The two-key form (a fixed class, the entity's 32-bit hash) never
+-- meets the one-key advisory locks; a hash collision only makes two entities take turns.
+-- name: lock_entity
+SELECT pg_advisory_xact_lock(7276, hashtext(%(entity)s));
+
 -- name: insert_notification
 INSERT INTO notifications (
     dedup_key, notification_type, status, entity, event_time, received_at, last_received_at,
