@@ -58,6 +58,7 @@ from ymnotify.store.base import (
     NotificationFilter,
     NotificationStatus,
     PingRecord,
+    PruneSelection,
     Store,
     StoredNotification,
     TypeCount,
@@ -520,6 +521,36 @@ class PostgresStore(Store):
                 raise NotFound(f"notification {notification_id} is not quarantined")
 
         await self._transaction(update)
+
+    # -- retention -----------------------------------------------------------------------------
+
+    async def count_prunable(self, selection: PruneSelection) -> dict[NotificationStatus, int]:
+        rows = await self._fetch(SQL["count_prunable"], _prune_params(selection))
+        return {NotificationStatus(row["status"]): row["n"] for row in rows}
+
+    async def prune(self, selection: PruneSelection, limit: int) -> dict[NotificationStatus, int]:
+        params = {**_prune_params(selection), "limit": limit}
+
+        async def delete(connection: Connection) -> dict[NotificationStatus, int]:
+            cursor = await connection.execute(SQL["lock_prunable"], params)
+            doomed = await cursor.fetchall()
+            ids = {"ids": [row["id"] for row in doomed]}
+            for query in ("prune_attempts", "prune_jobs", "prune_notifications"):
+                await connection.execute(SQL[query], ids)
+            counts: dict[NotificationStatus, int] = {}
+            for row in doomed:
+                status = NotificationStatus(row["status"])
+                counts[status] = counts.get(status, 0) + 1
+            return counts
+
+        return await self._transaction(delete)
+
+
+def _prune_params(selection: PruneSelection) -> dict[str, Any]:
+    return {
+        "before": selection.received_before,
+        "statuses": sorted(status.value for status in selection.statuses),
+    }
 
 
 async def _configure(connection: Connection) -> None:
