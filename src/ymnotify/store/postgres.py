@@ -216,7 +216,7 @@ class PostgresStore(Store):
                             if note.payload != self._token:
                                 super()._work_arrived()
                         await connection.execute("SELECT 1")
-            except psycopg.Error as exc:
+            except (psycopg.Error, OSError) as exc:
                 if not failures:
                     logger.warning("lost the LISTEN connection (%s); polling until it is back", exc)
                 delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
