@@ -10,8 +10,8 @@ Work wake-ups: a process that adds work (an accept, new jobs, a finished job tha
 sends ``NOTIFY ymnotify_work`` after the commit, and every process with a worker keeps one
 dedicated ``LISTEN`` connection that wakes its worker at once and reconnects by itself. The
 NOTIFY is deliberately not part of the accept transaction: PostgreSQL serialises the commits of
-notifying transactions on one lock held through the WAL flush, which measured at half the accept
-throughput (see docs/architecture.md). Announcements are coalesced (at most one in flight per
+notifying transactions on one lock held through the WAL flush, which cut the measured accept
+throughput to between a third and a half (see docs/architecture.md). Announcements are coalesced (at most one in flight per
 process), and polling stays the safety net for one lost between a commit and a crash.
 
 Per-entity order: an accept with an entity takes a transaction-level advisory lock on it before
@@ -210,6 +210,8 @@ class PostgresStore(Store):
                     if failures:
                         logger.info("listening for new work again (PostgreSQL is back)")
                     failures = 0
+                    # Store._work_arrived: wake this process only; announcing what was heard
+                    # would echo between processes for ever.
                     super()._work_arrived()
                     while True:
                         async for note in connection.notifies(timeout=_LISTEN_CHECK_EVERY):
