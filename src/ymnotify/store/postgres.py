@@ -11,8 +11,9 @@ sends ``NOTIFY ymnotify_work`` after the commit, and every process with a worker
 dedicated ``LISTEN`` connection that wakes its worker at once and reconnects by itself. The
 NOTIFY is deliberately not part of the accept transaction: PostgreSQL serialises the commits of
 notifying transactions on one lock held through the WAL flush, which cut the measured accept
-throughput to between a third and a half (see docs/architecture.md). Announcements are coalesced (at most one in flight per
-process), and polling stays the safety net for one lost between a commit and a crash.
+throughput to between a third and a half (see docs/architecture.md). Announcements are
+coalesced (at most one in flight per process), and polling stays the safety net for one lost
+between a commit and a crash.
 
 Per-entity order: an accept with an entity takes a transaction-level advisory lock on it before
 its id is drawn, so the accepts of one entity commit in id order even on several receivers, and
