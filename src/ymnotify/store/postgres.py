@@ -106,7 +106,10 @@ class PostgresStore(Store):
             kwargs={"row_factory": dict_row, "connect_timeout": max(2, int(acquire_timeout))},
             configure=_configure,
             check=AsyncConnectionPool.check_connection,
-            reconnect_timeout=0,  # keep trying for ever: the database may come back
+            # A failed background reconnect gives up at once instead of backing off for minutes;
+            # the next request grows the pool again, so service resumes as soon as the database
+            # answers (measured by tests/integration/test_postgres_faults.py).
+            reconnect_timeout=0,
         )
         self._background: set[asyncio.Task[None]] = set()
         # Tells this process's own announcements apart when they come back on its LISTEN.
