@@ -29,7 +29,7 @@ from ymnotify.receiver.app import ReceiverApp
 from ymnotify.store import NotificationFilter
 from ymnotify.store.sqlite import SqliteStore
 
-EXAMPLES = count("YMNOTIFY_FUZZ_EXAMPLES", quick=300, chaos=5000)
+EXAMPLES = count("YMNOTIFY_FUZZ_EXAMPLES", quick=300, chaos=3000)
 MAX_BODY = 64 * 1024
 
 json_values = st.recursive(

@@ -58,8 +58,8 @@ from ymnotify.store.memory import MemoryStore
 from ymnotify.store.postgres import PostgresStore
 from ymnotify.store.sqlite import SqliteStore
 
-EXAMPLES = count("YMNOTIFY_QUEUE_EXAMPLES", quick=15, chaos=300)
-STEPS = count("YMNOTIFY_QUEUE_STEPS", quick=30, chaos=80)
+EXAMPLES = count("YMNOTIFY_QUEUE_EXAMPLES", quick=15, chaos=60)
+STEPS = count("YMNOTIFY_QUEUE_STEPS", quick=30, chaos=50)
 HANDLERS = ("audit", "ship")
 ORDERS = (1, 2, 3)  # few entities, so lanes collide
 WORKERS = ("w1", "w2")

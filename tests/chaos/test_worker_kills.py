@@ -16,7 +16,7 @@ from tests.dispatch.apps import records
 from tests.dispatch.test_acceptance import Scene, order_created, shared_db, wait_until
 from ymnotify.store.base import AttemptOutcome, NotificationStatus
 
-KILLS = count("YMNOTIFY_WORKER_KILLS", quick=2, chaos=40)
+KILLS = count("YMNOTIFY_WORKER_KILLS", quick=2, chaos=20)
 NOTIFICATIONS = 6
 APP = "tests.chaos.apps:slow"
 WORKER_FLAGS = ("--workers", "3", "--lease", "1s")
