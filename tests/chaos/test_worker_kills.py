@@ -19,7 +19,8 @@ from ymnotify.store.base import AttemptOutcome, NotificationStatus
 KILLS = count("YMNOTIFY_WORKER_KILLS", quick=2, chaos=20)
 NOTIFICATIONS = 6
 APP = "tests.chaos.apps:slow"
-WORKER_FLAGS = ("--workers", "3", "--lease", "1s")
+# Lost attempts count against the retry budget; many kills must not dead-letter a job here.
+WORKER_FLAGS = ("--workers", "3", "--lease", "1s", "--retry-max-attempts", "1000")
 
 __all__ = ["shared_db"]  # the fixture: SQLite, and PostgreSQL when a server is there
 
