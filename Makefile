@@ -51,7 +51,7 @@ bench: $(BENCH_STAMP)
 	  fi; }
 	$(BIN)/python -m bench
 
-## Reliability and security suite with large counts (about 6 minutes; needs root for the
+## Reliability and security suite with large counts (about 4-5 minutes; needs root for the
 ## full-disk test and a PostgreSQL server): kill -9 loops, full disk, fuzzing, SSRF, the queue
 ## model. The figures go to build/chaos.log; docs/reliability.md quotes them.
 CHAOS_TESTS := tests/chaos tests/acceptance/test_kill9.py tests/integration/test_postgres_faults.py \
