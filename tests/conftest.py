@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,3 +27,17 @@ def postgres_url(postgres_template: None) -> Iterator[str]:
     """URL of a fresh, migrated PostgreSQL database for this test alone."""
     with postgres.fresh_database() as url:
         yield url
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under ``YMNOTIFY_REQUIRE_POSTGRES=1`` (or ``CI=true``) a PostgreSQL test never skips,
+    whatever made it skip: in CI a skip would hide a broken setup as a green run."""
+    outcome: Any = yield
+    report: pytest.TestReport = outcome.get_result()
+    needs_postgres = "postgres_template" in getattr(item, "fixturenames", ())
+    if report.skipped and needs_postgres and postgres.postgres_required():
+        report.outcome = "failed"
+        report.longrepr = (
+            f"a PostgreSQL test skipped, but PostgreSQL is required: {report.longrepr}"
+        )

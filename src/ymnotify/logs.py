@@ -6,6 +6,9 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import Protocol
+
+import click
 
 LOG_FORMATS = ("text", "json")
 
@@ -35,3 +38,35 @@ def configure(log_format: str = "text", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class Announce(Protocol):
+    """Writes one start-up line to stderr."""
+
+    def __call__(self, message: str, level: str = "info") -> None: ...
+
+
+def announcer(log_format: str) -> Announce:
+    """How a command's start-up lines (where it listens, warnings) reach stderr.
+
+    As plain lines for ``text``; for ``json`` as one event object each, like every other line,
+    so a log shipper parses all of stderr. They are shown whatever the log level: scripts and
+    tests wait for the "listening on" line.
+    """
+    if log_format != "json":
+
+        def say_text(message: str, level: str = "info") -> None:
+            click.echo(message, err=True)
+
+        return say_text
+
+    def say_json(message: str, level: str = "info") -> None:
+        entry = {
+            "time": datetime.now(UTC).isoformat(),
+            "level": level,
+            "logger": "ymnotify.cli",
+            "message": message,
+        }
+        click.echo(json.dumps(entry, ensure_ascii=False), err=True)
+
+    return say_json

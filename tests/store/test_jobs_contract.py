@@ -287,6 +287,23 @@ async def test_a_dead_job_keeps_its_error_and_traceback_and_requeue_reruns_only_
     assert await claim(store, now=at(2)) == [(first, "shop.alert")]
 
 
+async def test_job_counts_give_each_status_with_jobs(store: Store) -> None:
+    assert await store.job_counts() == {}
+    first = await accept(store, order_status(1, "PROCESSING", 1))
+    await accept(store, order_status(2, "PROCESSING", 1))
+    await plan_all(store)
+    assert await store.job_counts() == {JobStatus.QUEUED: 4}
+    save, alert = [await job_id(store, first, h) for h in HANDLERS]
+    await claim(store)
+    await store.complete_job(save, "w1", at(1), AttemptOutcome.DONE)
+    await store.fail_job(alert, "w1", at(1), failure(None))
+    assert await store.job_counts() == {
+        JobStatus.DONE: 1,
+        JobStatus.DEAD: 1,
+        JobStatus.RUNNING: 2,
+    }
+
+
 async def test_replan_runs_every_current_handler_again(store: Store) -> None:
     first = await accept(store, order_status(1, "PROCESSING", 1))
     await plan_all(store, ("shop.save",))

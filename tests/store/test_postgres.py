@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
 
 from tests import postgres
 from tests.processes import run_cli
+from tests.store.incoming import notification
 from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.protocol import parse_payload, wire
 from ymnotify.protocol.samples import sample
@@ -70,3 +75,98 @@ async def test_terminated_connections_fail_then_recover(postgres_url: str) -> No
         assert again.duplicate
     finally:
         await store.close()
+
+
+def _order(kind: str, minute: int) -> Incoming:
+    if kind == "ORDER_CREATED":
+        return notification(kind, orderId=1, createdAt=f"2026-09-20T09:{minute:02d}:00Z")
+    return notification(
+        kind, orderId=1, status="PROCESSING", updatedAt=f"2026-09-20T09:{minute:02d}:00Z"
+    )
+
+
+async def _sessions_waiting_on_locks(admin: psycopg.AsyncConnection[Any], dbname: str) -> int:
+    cursor = await admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+        (dbname,),
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, within: float = 10) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"{what}: not within {within}s"
+        await asyncio.sleep(0.02)
+
+
+async def test_accepts_of_one_entity_commit_in_id_order_across_receivers(
+    postgres_url: str,
+) -> None:
+    first_receiver = PostgresStore(postgres_url, max_connections=2)
+    second_receiver = PostgresStore(postgres_url, max_connections=2)
+    dbname = postgres_url.rsplit("/", 1)[1]
+    async with (
+        first_receiver,
+        second_receiver,
+        await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin,
+        await psycopg.AsyncConnection.connect(postgres_url) as blocker,
+    ):
+        await first_receiver.accept(_order("ORDER_STATUS_UPDATED", 1))
+        # Hold the order's state row: the next status accept draws its id, then waits here.
+        await blocker.execute("SELECT * FROM entity_state WHERE entity = 'order:1' FOR UPDATE")
+        earlier = asyncio.create_task(first_receiver.accept(_order("ORDER_STATUS_UPDATED", 2)))
+        await _until(
+            lambda: _has_waiters(admin, dbname, 1), "the first accept waiting on the state row"
+        )
+        # ORDER_CREATED touches no state row: only the entity lock can make it wait its turn.
+        later = asyncio.create_task(second_receiver.accept(_order("ORDER_CREATED", 3)))
+
+        async def later_done_or_waiting() -> bool:
+            return later.done() or await _has_waiters(admin, dbname, 2)
+
+        await _until(later_done_or_waiting, "the second accept waiting on the entity")
+        assert not later.done(), "a later accept of the order committed before an earlier one"
+        await blocker.rollback()
+        first, second = await asyncio.gather(earlier, later)
+    assert first.notification_id < second.notification_id
+
+
+async def _has_waiters(admin: psycopg.AsyncConnection[Any], dbname: str, count: int) -> bool:
+    return await _sessions_waiting_on_locks(admin, dbname) >= count
+
+
+async def test_work_added_in_one_process_wakes_another_also_after_its_listener_is_cut(
+    postgres_url: str,
+) -> None:
+    receiver = PostgresStore(postgres_url, max_connections=2)
+    worker = PostgresStore(postgres_url, max_connections=2)
+    wakes: list[float] = []
+    dbname = postgres_url.rsplit("/", 1)[1]
+    async with receiver, worker:
+        unsubscribe = worker.subscribe_work(lambda: wakes.append(time.monotonic()))
+        await _until(_returns(lambda: worker.listener_connects == 1), "listening")
+        before = len(wakes)
+        await receiver.accept(_order("ORDER_STATUS_UPDATED", 1))
+        await _until(_returns(lambda: len(wakes) > before), "woken by the other store's NOTIFY")
+
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND query LIKE 'LISTEN%%'",
+                (dbname,),
+            )
+        await _until(_returns(lambda: worker.listener_connects == 2), "listening again")
+        before = len(wakes)
+        await receiver.accept(_order("ORDER_STATUS_UPDATED", 2))
+        await _until(_returns(lambda: len(wakes) > before), "woken after reconnecting")
+        unsubscribe()
+
+
+def _returns(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def run() -> bool:
+        return check()
+
+    return run

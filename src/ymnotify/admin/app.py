@@ -21,7 +21,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ymnotify.admin import access
+from ymnotify.admin import access, csrf
+from ymnotify.admin.actions import Actions
 from ymnotify.admin.api import Api, error_response
 from ymnotify.admin.extensions import AdminExtension
 from ymnotify.admin.health import DEFAULT_PING_RECENT
@@ -58,9 +59,15 @@ def create_admin_app(
 ) -> AdminApp:
     """The admin app over ``store`` (opened by the receiver's lifespan, not by this app)."""
     config = config or AdminConfig()
+    csrf_secret = csrf.new_secret()
     pages = Pages(
-        store, extensions=extensions, token_set=bool(config.token), ping_recent=config.ping_recent
+        store,
+        extensions=extensions,
+        token_set=bool(config.token),
+        ping_recent=config.ping_recent,
+        csrf_secret=csrf_secret,
     )
+    actions = Actions(store, csrf_secret)
     api = Api(store, ping_recent=config.ping_recent)
 
     async def metrics_endpoint(_request: Request) -> Response:
@@ -78,6 +85,7 @@ def create_admin_app(
         Mount("/ui/static", StaticFiles(packages=[("ymnotify.admin", "static")]), name="static"),
         *pages.routes(),
         *api.routes(),
+        *actions.routes(),
         *(route for extension in extensions for route in extension.routes()),
     ]
     starlette = Starlette(

@@ -1,5 +1,6 @@
 """Server-rendered SVG charts: no JavaScript library, nothing to build, readable without CSS.
 
+``rate_bars`` draws an error rate per label (the Market log page).
 ``stacked_bars`` draws notifications per type over time: one bar per time bucket, one coloured
 segment per type; the busiest types get their own colour, the rest share one.
 """
@@ -101,6 +102,47 @@ def stacked_bars(
     if rest_total:
         legend.append(LegendEntry(REST_LABEL, REST_COLOUR, rest_total))
     return Chart("".join(parts), tuple(legend), sum(totals.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """Failed out of total for one label (e.g. one notification type)."""
+
+    label: str
+    failed: int
+    total: int
+
+
+def rate_bars(rates: list[Rate]) -> str:
+    """A horizontal bar per label: its error rate (failed / total) on a 0–100 % scale, with the
+    counts written next to it. Safe markup: every text in it is escaped."""
+    row_h, label_w, bar_w, right_w = 26, 230, 420, 150
+    height = TOP + row_h * len(rates) + BOTTOM
+    width = label_w + bar_w + right_w
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img"'
+        f' class="chart rates" aria-label="error rate per notification type">'
+    ]
+    for step in range(5):
+        x = label_w + bar_w * step / 4
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{height - BOTTOM}" class="grid"/>'
+            f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle">{25 * step}%</text>'
+        )
+    for index, rate in enumerate(rates):
+        y = TOP + row_h * index
+        share = rate.failed / rate.total if rate.total else 0.0
+        colour = PALETTE[3] if share >= 0.5 else PALETTE[1] if share > 0 else PALETTE[2]
+        tip = f"{rate.label}: {rate.failed} of {rate.total} attempts failed"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end">{escape(rate.label)}</text>'
+            f'<rect x="{label_w}" y="{y + 5}" width="{max(1.0, bar_w * share):.1f}" height="16"'
+            f' fill="{colour}"><title>{escape(tip)}</title></rect>'
+            f'<text x="{label_w + bar_w + 8}" y="{y + 17}">'
+            f"{share:.0%} ({rate.failed}/{rate.total})</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _nice_ceiling(value: int) -> float:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from ymnotify.admin.health import Health
+from ymnotify.dispatch.replay import ReplayItem
 from ymnotify.protocol import wire
 from ymnotify.protocol.responses import rfc3339
 from ymnotify.store import Backlog, EntityState, InboxStats, StoredNotification
+from ymnotify.store.base import JobRecord
 
 
 def notification_meta(row: StoredNotification) -> dict[str, Any]:
@@ -102,3 +105,45 @@ def stats_document(stats: InboxStats, backlog: Backlog, health: Health) -> dict[
             "details": list(health.details),
         },
     }
+
+
+def _moment(moment: datetime | None) -> str | None:
+    return rfc3339(moment) if moment is not None else None
+
+
+def jobs_document(notification_id: int, jobs: list[JobRecord]) -> dict[str, Any]:
+    """A notification's handler jobs, each with its attempts (errors and tracebacks)."""
+    return {
+        "notificationId": notification_id,
+        "jobs": [
+            {
+                "id": job.id,
+                "handler": job.handler,
+                "status": job.status.value,
+                "attempts": job.attempts,
+                "runAt": _moment(job.run_at),
+                "finishedAt": _moment(job.finished_at),
+                "lockedBy": job.locked_by,
+                "error": job.error,
+                "traceback": job.traceback,
+                "history": [
+                    {
+                        "attempt": attempt.attempt,
+                        "worker": attempt.worker,
+                        "startedAt": _moment(attempt.started_at),
+                        "finishedAt": _moment(attempt.finished_at),
+                        "outcome": attempt.outcome.value if attempt.outcome else None,
+                        "error": attempt.error,
+                        "traceback": attempt.traceback,
+                    }
+                    for attempt in job.history
+                ],
+            }
+            for job in jobs
+        ],
+    }
+
+
+def replay_document(item: ReplayItem) -> dict[str, Any]:
+    """What a replay did to one notification."""
+    return {"id": item.notification_id, "action": item.action.value, "detail": item.detail}

@@ -27,6 +27,7 @@ from ymnotify.errors import StoreError
 from ymnotify.protocol.enums import NotificationType
 from ymnotify.receiver.observe import IntakeOutcome
 from ymnotify.store import Backlog, PingRecord, Store
+from ymnotify.store.base import JobStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -51,6 +52,7 @@ class _StoreReading:
     up: bool
     backlog: Backlog | None
     last_ping: PingRecord | None
+    jobs: dict[JobStatus, int]
     read_at: datetime
 
 
@@ -87,6 +89,15 @@ class _StoreGauges(Collector):
                 "Malformed bodies kept in quarantine.",
                 value=backlog.quarantined,
             )
+        if reading.up:
+            jobs = GaugeMetricFamily(
+                "ymnotify_jobs",
+                "Handler jobs in the store by status (dead ones are the dead-letter list).",
+                labels=["status"],
+            )
+            for status in JobStatus:
+                jobs.add_metric([status.value], reading.jobs.get(status, 0))
+            yield jobs
         if reading.last_ping is not None:
             yield GaugeMetricFamily(
                 "ymnotify_last_ping_timestamp_seconds",
@@ -134,10 +145,11 @@ class ReceiverMetrics:
         try:
             backlog = await store.backlog()
             last_ping = await store.last_ping()
+            jobs = await store.job_counts()
         except StoreError:
-            reading = _StoreReading(False, None, None, now)
+            reading = _StoreReading(False, None, None, {}, now)
         else:
-            reading = _StoreReading(True, backlog, last_ping, now)
+            reading = _StoreReading(True, backlog, last_ping, jobs, now)
         # No await between setting the reading and rendering: concurrent scrapes cannot mix.
         self._store_gauges.reading = reading
         return generate_latest(self.registry)

@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ymnotify.admin import charts
+from ymnotify.admin import charts, csrf
 from ymnotify.admin.extensions import AdminExtension, Section
 from ymnotify.admin.health import DEFAULT_PING_RECENT, Health, endpoint_health
 from ymnotify.admin.queries import FILTER_PARAMS, notification_filter
 from ymnotify.admin.templates import render
+from ymnotify.dispatch.replay import ReplayAction
 from ymnotify.errors import StoreError
 from ymnotify.protocol import wire
 from ymnotify.protocol.enums import NotificationType
@@ -29,6 +30,12 @@ WINDOWS = {
 }
 TIMELINE_LIMIT = 1000
 QUARANTINE_PAGE = 50
+DEAD_PAGE = 50
+# What the Replay button does to a notification in each status (others show no button).
+REPLAY_EXPLAINED = {
+    NotificationStatus.DEAD: "runs its dead handler jobs again (the others are not re-run)",
+    NotificationStatus.QUARANTINED: "parses the body again; if it is valid now, handlers run",
+}
 
 
 async def store_health(store: Store, now: datetime, recent: timedelta) -> Health:
@@ -60,8 +67,10 @@ class Pages:
         extensions: Sequence[AdminExtension] = (),
         token_set: bool = False,
         ping_recent: timedelta = DEFAULT_PING_RECENT,
+        csrf_secret: bytes | None = None,
     ) -> None:
         self.store = store
+        self.csrf_secret = csrf_secret or csrf.new_secret()
         self.extensions = tuple(extensions)
         self.token_set = token_set
         self.ping_recent = ping_recent
@@ -73,21 +82,31 @@ class Pages:
             Route("/ui/notifications/{notification_id:int}", self.notification),
             Route("/ui/entity/{entity:path}", self.entity),
             Route("/ui/quarantine", self.quarantine, name="quarantine"),
+            Route("/ui/dead", self.dead, name="dead"),
         ]
 
     def _page(
         self, name: str, request: Request, status_code: int = 200, **context: object
     ) -> HTMLResponse:
         nav = [link for extension in self.extensions for link in extension.nav_links()]
-        return render(
+        cookie = request.cookies.get(csrf.COOKIE)
+        fresh = not cookie
+        if not cookie:
+            cookie = csrf.new_cookie()
+        response = render(
             name,
             status_code,
             path=request.url.path,
             nav_links=nav,
             token_set=self.token_set,
             bare=False,
+            csrf_field=csrf.FIELD,
+            csrf_token=csrf.form_token(self.csrf_secret, cookie),
             **context,
         )
+        if fresh:
+            response.set_cookie(csrf.COOKIE, cookie, httponly=True, samesite="strict", path="/")
+        return response
 
     async def home(self, request: Request) -> Response:
         now = datetime.now(UTC)
@@ -152,8 +171,18 @@ class Pages:
         sections: list[Section] = []
         for extension in self.extensions:
             sections.extend(await extension.notification_sections(row))
+        jobs = await self.store.jobs_for(notification_id)
+        replayed = request.query_params.get("replayed")
         return self._page(
-            "notification.html", request, row=row, body=_readable_body(row), sections=sections
+            "notification.html",
+            request,
+            row=row,
+            body=_readable_body(row),
+            sections=sections,
+            jobs=jobs,
+            replay_explained=REPLAY_EXPLAINED.get(row.status),
+            replayed=replayed if replayed in set(ReplayAction) else None,
+            replayed_detail=request.query_params.get("detail", ""),
         )
 
     async def entity(self, request: Request) -> Response:
@@ -197,6 +226,28 @@ class Pages:
             first_page=query.before_id is None,
             total=backlog.quarantined,
             snippets={row.id: _snippet(row.body) for row in rows},
+        )
+
+    async def dead(self, request: Request) -> Response:
+        """The dead-letter list: notifications with a handler job out of attempts."""
+        params = {**request.query_params, "status": NotificationStatus.DEAD.value}
+        query = notification_filter(params, default_limit=DEAD_PAGE)
+        rows = await self.store.list_notifications(replace(query, limit=query.limit + 1))
+        older = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            older = "?" + urlencode({"before_id": rows[-1].id})
+        dead_jobs = {
+            row.id: [job for job in await self.store.jobs_for(row.id) if job.status == "dead"]
+            for row in rows
+        }
+        return self._page(
+            "dead.html",
+            request,
+            rows=rows,
+            dead_jobs=dead_jobs,
+            older=older,
+            first_page=query.before_id is None,
         )
 
 

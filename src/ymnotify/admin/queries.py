@@ -39,15 +39,16 @@ def notification_filter(
         notification_type=text("type"),
         status=NotificationStatus(status) if status else None,
         entity=text("entity"),
-        received_since=_moment("since", text("since")),
-        received_until=_moment("until", text("until")),
-        before_id=_integer("before_id", text("before_id"), 1, None),
+        received_since=utc_moment("since", text("since")),
+        received_until=utc_moment("until", text("until")),
+        before_id=bounded_integer("before_id", text("before_id"), 1, None),
         body_contains=search.encode("utf-8") if search.strip() else None,
-        limit=_integer("limit", text("limit"), 1, MAX_LIMIT) or default_limit,
+        limit=bounded_integer("limit", text("limit"), 1, MAX_LIMIT) or default_limit,
     )
 
 
-def _moment(name: str, value: str | None) -> datetime | None:
+def utc_moment(name: str, value: str | None) -> datetime | None:
+    """``value`` (ISO 8601, UTC when it has no offset) as a UTC time; ``name`` is for errors."""
     if value is None:
         return None
     try:
@@ -57,7 +58,8 @@ def _moment(name: str, value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _integer(name: str, value: str | None, low: int, high: int | None) -> int | None:
+def bounded_integer(name: str, value: str | None, low: int, high: int | None) -> int | None:
+    """``value`` as a whole number in ``low``–``high`` (``None`` stays ``None``)."""
     if value is None:
         return None
     try:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from starlette.responses import HTMLResponse
 
 from ymnotify.admin.health import ago
@@ -26,16 +33,33 @@ def _ago(moment: datetime | None) -> str:
     return "never" if moment is None else ago(datetime.now(UTC) - moment)
 
 
-_ENVIRONMENT = Environment(
-    loader=PackageLoader("ymnotify.admin", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,  # a misspelt name fails the page (and its test), never blanks
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENVIRONMENT.filters.update(utc=_utc, utc_input=_utc_input, ago=_ago)
+SHARED = PackageLoader("ymnotify.admin", "templates")
+
+
+def environment(*own: BaseLoader) -> Environment:
+    """A dashboard's templates: its ``own`` first, then the shared layout (``base.html``),
+    partials and filters, so every dashboard looks alike without copying them."""
+    env = Environment(
+        loader=ChoiceLoader([*own, SHARED]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,  # a misspelt name fails the page (and its test), never blanks
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(utc=_utc, utc_input=_utc_input, ago=_ago)
+    return env
+
+
+_ENVIRONMENT = environment()
+
+
+def render_with(
+    env: Environment, name: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """The page ``name`` of ``env`` rendered with ``context``."""
+    return HTMLResponse(env.get_template(name).render(**context), status_code=status_code)
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """The page ``name`` rendered with ``context``."""
-    return HTMLResponse(_ENVIRONMENT.get_template(name).render(**context), status_code=status_code)
+    """The receiver dashboard's page ``name`` rendered with ``context``."""
+    return render_with(_ENVIRONMENT, name, status_code, **context)

@@ -8,12 +8,12 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import click
 
-from ymnotify.cli.options import Moment, option
+from ymnotify.cli.options import Duration, Moment, option
 from ymnotify.dispatch import replay
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.protocol import wire
@@ -28,7 +28,7 @@ from ymnotify.store import (
     StoredNotification,
     store_from_url,
 )
-from ymnotify.store.base import AttemptOutcome, JobRecord, JobStatus
+from ymnotify.store.base import AttemptOutcome, JobRecord, JobStatus, PruneSelection
 
 T = TypeVar("T")
 
@@ -401,3 +401,91 @@ def _counts(counts: dict[str, int]) -> str:
     if not counts:
         return "-"
     return ", ".join(f"{name or '(none)'} {n}" for name, n in sorted(counts.items()))
+
+
+MARKET_RETRY_DAYS = 14  # Market resends an unacknowledged notification for up to this long
+
+
+@inbox.command("prune")
+@db_option
+@option(
+    "--older-than",
+    required=True,
+    type=Duration(),
+    help="Delete notifications received (and last received again) longer ago than this: 30d.",
+)
+@option("--include-dead", is_flag=True, help="Delete dead ones too (kept for a replay otherwise).")
+@option(
+    "--include-quarantined",
+    is_flag=True,
+    help="Delete quarantined (malformed) ones too (kept for a replay otherwise).",
+)
+@option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Notifications deleted per transaction: small batches keep locks short.",
+)
+def prune_command(
+    db: str,
+    older_than: float,
+    include_dead: bool,
+    include_quarantined: bool,
+    dry_run: bool,
+    batch_size: int,
+) -> None:
+    """Delete old notifications whose handling is finished, with their jobs and attempts.
+
+    \b
+    ymnotify inbox prune --older-than 30d             done and unhandled, 30 days and older
+    ymnotify inbox prune --older-than 90d --include-dead --include-quarantined
+    ymnotify inbox prune --older-than 30d --dry-run   count only
+
+    Pending and retrying notifications are never deleted; nor is the newest one (it keeps ids
+    from being reused). Entity state (`inbox state`) is kept. Safe beside running receivers
+    and workers: each batch is one short transaction.
+    """
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than)
+    statuses = {NotificationStatus.DONE, NotificationStatus.UNHANDLED}
+    if include_dead:
+        statuses.add(NotificationStatus.DEAD)
+    if include_quarantined:
+        statuses.add(NotificationStatus.QUARANTINED)
+    selection = PruneSelection(cutoff, frozenset(statuses))
+    if older_than < MARKET_RETRY_DAYS * 86400:
+        click.echo(
+            f"warning: Market may resend a notification for up to {MARKET_RETRY_DAYS} days; one"
+            " resent after it was pruned is stored and handled again",
+            err=True,
+        )
+
+    async def work(store: Store) -> Counter[NotificationStatus]:
+        total = Counter(await store.count_prunable(selection))
+        if dry_run or not total:
+            return total
+        deleted: Counter[NotificationStatus] = Counter()
+        with click.progressbar(
+            length=sum(total.values()), label="pruning", file=sys.stderr, show_pos=True
+        ) as progress:
+            # Bounded: every round deletes a full batch or ends; rows only leave the selection.
+            while True:
+                batch = await store.prune(selection, batch_size)
+                deleted.update(batch)
+                progress.update(sum(batch.values()))
+                if sum(batch.values()) < batch_size:
+                    return deleted
+
+    counts = run_with_store(db, work)
+    when = rfc3339(cutoff)
+    detail = ", ".join(f"{status.value} {n}" for status, n in sorted(counts.items()))
+    n = sum(counts.values())
+    if dry_run:
+        click.echo(f"would prune {n} notifications received before {when}" + _paren(detail))
+    else:
+        click.echo(f"pruned {n} notifications received before {when}" + _paren(detail))
+
+
+def _paren(detail: str) -> str:
+    return f" ({detail})" if detail else ""

@@ -157,21 +157,18 @@ def serve_command(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
     url = server.bound_url(sock, listener)
 
+    say = logs.announcer(log_format)
+
     def announce() -> None:
-        click.echo(f"ymnotify market sandbox listening on {url} (API under /api)", err=True)
-        click.echo(f"store: {db}; clock: {clock_kind}", err=True)
+        say(f"ymnotify market sandbox listening on {url} (API under /api)")
+        say(f"store: {db}; clock: {clock_kind}")
         if dev:
-            click.echo(
+            say(
                 f"dev: business {market_runtime.DEV_BUSINESS_ID}, store"
-                f" {market_runtime.DEV_CAMPAIGN_ID}, user '{market_runtime.DEV_USER}' (owner)",
-                err=True,
+                f" {market_runtime.DEV_CAMPAIGN_ID}, user '{market_runtime.DEV_USER}' (owner)"
             )
         if allow_http or allow_private_targets:
-            click.secho(
-                "plain HTTP and/or private targets allowed: for development only.",
-                fg="yellow",
-                err=True,
-            )
+            say("plain HTTP and/or private targets allowed: for development only.", "warning")
 
     try:
         asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))

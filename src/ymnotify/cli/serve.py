@@ -13,6 +13,7 @@ from ymnotify.admin import AdminConfig, ReceiverMetrics, create_admin_app
 from ymnotify.admin.access import binding_problem
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.options import ByteSize, Duration, option
+from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.router import Router
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError
@@ -214,11 +215,12 @@ def serve(
         router: Router | None = load_router(app) if app else None
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
+    metrics = ReceiverMetrics()
     services: list[Service] = []
     if router is not None and worker_flags["workers"] > 0:
-        services.append(Worker(store, router, settings))
+        job_metrics = HandlerMetrics(metrics.registry)
+        services.append(Worker(store, router, settings, observers=[job_metrics]))
     listener = server.Listener(host, port, tls_cert, tls_key, header_timeout)
-    metrics = ReceiverMetrics()
     receiver = ReceiverApp(store, config, services, observers=[metrics])
     try:
         sock = server.bind(listener)
@@ -234,31 +236,29 @@ def serve(
         admin_app = create_admin_app(store, metrics, AdminConfig(token=admin_token or None))
         servers.append((server.uvicorn_config(admin_app, admin_listener), admin_sock))
 
+    say = logs.announcer(log_format)
+
     def announce() -> None:
-        click.echo(f"ymnotify receiver listening on {url} (POST / and /notification)", err=True)
+        say(f"ymnotify receiver listening on {url} (POST / and /notification)")
         if admin_url is not None:
-            click.echo(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)", err=True)
-        click.echo(f"store: {db}", err=True)
+            say(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)")
+        say(f"store: {db}")
         if services:
-            click.echo(
+            say(
                 f"handlers: {len(router.handlers()) if router else 0} from {app},"
-                f" {settings.concurrency} at a time",
-                err=True,
+                f" {settings.concurrency} at a time"
             )
         elif router is not None:
-            click.echo(f"handlers from {app} run in `ymnotify worker` (--workers 0)", err=True)
+            say(f"handlers from {app} run in `ymnotify worker` (--workers 0)")
         else:
-            click.echo("no --app: notifications are stored for `ymnotify worker --app …`", err=True)
+            say("no --app: notifications are stored for `ymnotify worker --app …`")
         if sources.allow_any:
-            click.secho(
+            say(
                 "WARNING: --allow-any-source: anyone can post notifications. Development only.",
-                fg="red",
-                err=True,
+                "warning",
             )
         elif sources.admits_loopback:
-            click.secho(
-                "loopback is allowed as a source: for development only.", fg="yellow", err=True
-            )
+            say("loopback is allowed as a source: for development only.", "warning")
 
     try:
         asyncio.run(server.serve(servers, announce))

@@ -28,8 +28,9 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -38,6 +39,7 @@ from typing import Any
 from ymnotify.clock import Clock, SystemClock
 from ymnotify.dispatch.execution import execute
 from ymnotify.dispatch.meta import EventMeta
+from ymnotify.dispatch.observe import JobObserver
 from ymnotify.dispatch.retry import RetryAt, RetryPolicy
 from ymnotify.dispatch.router import RESERVED_NAMES, Router
 from ymnotify.errors import ConfigError, NotFound, StoreError
@@ -92,6 +94,7 @@ class Worker:
         clock: Clock | None = None,
         worker_id: str | None = None,
         draw: Callable[[], float] | None = None,
+        observers: Sequence[JobObserver] = (),
     ) -> None:
         self.store = store
         self.router = router
@@ -103,6 +106,7 @@ class Worker:
             raise ConfigError(f"dependency names {sorted(reserved)} are reserved by ymnotify")
         self._clock = clock or SystemClock()
         self._draw = draw or random.Random().random
+        self._observers = tuple(observers)
         self._dependencies: dict[str, Any] = {}
         self._handler_names = frozenset(spec.name for spec in router.handlers())
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -304,6 +308,7 @@ class Worker:
             event_time=row.event_time,
             duplicates=row.duplicates,
         )
+        started = time.perf_counter()
         execution = await execute(
             self.router,
             spec,
@@ -313,6 +318,8 @@ class Worker:
             time_limit=self.settings.handler_timeout,
             executor=self._executor,
         )
+        for observer in self._observers:
+            observer.attempt_finished(job.handler, execution.outcome, time.perf_counter() - started)
         if execution.outcome is AttemptOutcome.FAILED:
             await self._fail(job, execution.error_text, execution.traceback_text)
             return
@@ -329,6 +336,8 @@ class Worker:
         if not await self.store.fail_job(job.id, self.worker_id, now, failure):
             logger.warning("job %d failed after its lease was lost; not recorded here", job.id)
         elif retry_at is None:
+            for observer in self._observers:
+                observer.dead_lettered(job.handler)
             logger.error(
                 "notification %d, handler %s: dead after %d attempts: %s",
                 job.notification.id,
@@ -337,6 +346,8 @@ class Worker:
                 error,
             )
         else:
+            for observer in self._observers:
+                observer.retry_scheduled(job.handler)
             logger.warning(
                 "notification %d, handler %s: attempt %d failed (%s); retry in %.2fs",
                 job.notification.id,

@@ -15,16 +15,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
 from ymnotify.market.errors import InvalidRequest, MarketRefusal, PingFailed
+from ymnotify.market.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ymnotify.market.metrics import MarketMetrics
 from ymnotify.market.records import LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import MarketService
+from ymnotify.market.ui import MarketUi
 from ymnotify.protocol.responses import rfc3339
 
 logger = logging.getLogger("ymnotify.market")
@@ -262,11 +265,23 @@ def create_app(runtime: MarketRuntime) -> Starlette:
     by_path: dict[str, dict[str, Handler]] = {}
     for method, path, handler in ROUTES:
         by_path.setdefault(path, {})[method] = handler
-    routes = [
+    routes: list[BaseRoute] = [
         Route(path, _dispatch(handlers, runtime), methods=list(handlers))
         for path, handlers in by_path.items()
     ]
     routes.append(Route("/openapi.json", _openapi, methods=["GET"]))
+    metrics = MarketMetrics()
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        text = await metrics.exposition(runtime.service.store)
+        return Response(text, media_type=METRICS_CONTENT_TYPE)
+
+    async def root(_request: Request) -> Response:
+        return RedirectResponse("/ui/", status_code=303)
+
+    routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
+    routes.append(Route("/", root, methods=["GET"]))
+    routes.extend(MarketUi(runtime).routes())
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

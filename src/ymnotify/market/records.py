@@ -110,3 +110,13 @@ class LogFilter:
     until: datetime | None = None
     text: str | None = None  # in the request body, response body, traceparent, URL or detail
     limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Tallies:
+    """Counts for the Market sandbox's metrics, read from its store at scrape time."""
+
+    # (verdict, Market error type or "", a retry) → delivery attempts
+    attempts: dict[tuple[str, str, bool], int]
+    disabled_by_market: int  # settings the 14-day rule turned off (and not removed)
+    pending_deliveries: int

@@ -35,6 +35,7 @@ from ymnotify.market.records import (
     NewSubscription,
     Published,
     Subscription,
+    Tallies,
     User,
 )
 from ymnotify.market.rules import Delivering, Scope, Settings
@@ -430,6 +431,22 @@ class MarketStore:
         await self._write(
             lambda c: _insert_log(c, ping.subscription_id, None, 1, "PING", ping.attempt, ping.at)
         )
+
+    async def tallies(self) -> Tallies:
+        """Attempts by outcome and error class, settings disabled by Market, pending deliveries."""
+
+        def count(c: sqlite3.Connection) -> Tallies:
+            attempts = {
+                (row["outcome"], row["error_type"], bool(row["retry"])): int(row["n"])
+                for row in c.execute(SQL["attempt_tallies"])
+            }
+            return Tallies(
+                attempts=attempts,
+                disabled_by_market=c.execute(SQL["disabled_by_market_count"]).fetchone()["n"],
+                pending_deliveries=c.execute(SQL["pending_delivery_count"]).fetchone()["n"],
+            )
+
+        return await self._read(count)
 
     async def log(self, query: LogFilter) -> list[LogEntry]:
         sql, params = _log_sql(query)

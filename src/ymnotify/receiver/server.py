@@ -121,6 +121,7 @@ def uvicorn_config(app: Any, listener: Listener, *, log_level: str = "warning") 
         server_header=False,
         date_header=True,
         access_log=False,
+        log_config=None,  # uvicorn's lines go through ymnotify's handler (text or JSON)
         log_level=log_level,
         timeout_keep_alive=15,
         timeout_graceful_shutdown=10,

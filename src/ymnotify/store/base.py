@@ -229,6 +229,38 @@ class NotificationFilter:
     ids: tuple[int, ...] = field(default=())
 
 
+PRUNABLE_STATUSES = frozenset(
+    {
+        NotificationStatus.DONE,
+        NotificationStatus.UNHANDLED,
+        NotificationStatus.DEAD,
+        NotificationStatus.QUARANTINED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PruneSelection:
+    """What ``prune`` deletes: notifications received, and last received again, before
+    ``received_before``, in one of ``statuses``, with no job still queued or running. The
+    newest notification is always kept: SQLite numbers a new row after the highest id left, and
+    a reused id would name two notifications to handlers that key on it.
+
+    Only finished statuses may be named: pending and retrying notifications are never pruned.
+    """
+
+    received_before: datetime
+    statuses: frozenset[NotificationStatus] = frozenset(
+        {NotificationStatus.DONE, NotificationStatus.UNHANDLED}
+    )
+
+    def __post_init__(self) -> None:
+        unfinished = self.statuses - PRUNABLE_STATUSES
+        if unfinished:
+            names = ", ".join(sorted(status.value for status in unfinished))
+            raise ValueError(f"prune: {names} notifications are not finished; never pruned")
+
+
 @dataclass(frozen=True, slots=True)
 class Classification:
     """What parsing a body tells the store: type, entity (lane), event time, state reported."""
@@ -453,6 +485,10 @@ class Store(abc.ABC):
         """Pending and quarantined counts and the oldest pending receive time (index-only)."""
 
     @abc.abstractmethod
+    async def job_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (statuses with none are left out)."""
+
+    @abc.abstractmethod
     async def last_ping(self) -> PingRecord | None:
         """The last PING recorded, or ``None`` if none ever was."""
 
@@ -465,6 +501,19 @@ class Store(abc.ABC):
         Bucket ``k`` covers ``[since + k*bucket_seconds, since + (k+1)*bucket_seconds)``; empty
         buckets are left out. ``since`` must be a whole second (see ``check_buckets``).
         """
+
+    # -- retention -----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def count_prunable(self, selection: PruneSelection) -> dict[NotificationStatus, int]:
+        """How many notifications ``prune`` would delete now, per status (none: left out)."""
+
+    @abc.abstractmethod
+    async def prune(self, selection: PruneSelection, limit: int) -> dict[NotificationStatus, int]:
+        """Delete up to ``limit`` of the oldest notifications ``selection`` names, with their jobs
+        and attempts, in one short transaction; return how many per status. Call again until
+        it deletes fewer than ``limit``. Entity state is kept: it is the latest known state,
+        and it still decides staleness."""
 
     async def __aenter__(self) -> Store:
         await self.open()

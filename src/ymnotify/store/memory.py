@@ -31,6 +31,7 @@ from ymnotify.store.base import (
     NotificationFilter,
     NotificationStatus,
     PingRecord,
+    PruneSelection,
     Store,
     StoredNotification,
     TypeCount,
@@ -107,6 +108,9 @@ class MemoryStore(Store):
         self._ping: PingRecord | None = None
         self._planned: set[int] = set()
         self._jobs: dict[int, _Job] = {}
+        # Ids are never reused, also after a prune (as the SQL stores' sequences).
+        self._last_notification_id = 0
+        self._last_job_id = 0
 
     async def open(self) -> None:
         self._open = True
@@ -131,7 +135,8 @@ class MemoryStore(Store):
                     row, duplicates=row.duplicates + 1, last_received_at=incoming.received_at
                 )
                 return Accepted(existing_id, duplicate=True, stale=row.stale)
-            notification_id = len(self._rows) + 1
+            self._last_notification_id += 1
+            notification_id = self._last_notification_id
             stale = self._apply_state(incoming.entity, incoming.state_changes, notification_id)
             self._rows[notification_id] = StoredNotification(
                 id=notification_id,
@@ -263,7 +268,8 @@ class MemoryStore(Store):
             None,
         )
         if existing is None:
-            job_id = len(self._jobs) + 1
+            self._last_job_id += 1
+            job_id = self._last_job_id
             self._jobs[job_id] = _Job(
                 job_id, notification_id, handler, entity, JobStatus.QUEUED, now
             )
@@ -504,6 +510,13 @@ class MemoryStore(Store):
             ),
         )
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        await self.check()
+        counts: dict[JobStatus, int] = {}
+        for job in self._jobs.values():
+            counts[job.status] = counts.get(job.status, 0) + 1
+        return counts
+
     async def last_ping(self) -> PingRecord | None:
         await self.check()
         return self._ping
@@ -521,6 +534,45 @@ class MemoryStore(Store):
                 key = (start, row.notification_type or "")
                 counts[key] = counts.get(key, 0) + 1
         return [TypeCount(start, kind, n) for (start, kind), n in sorted(counts.items())]
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def _prunable(self, selection: PruneSelection) -> list[StoredNotification]:
+        busy = {job.notification_id for job in self._jobs.values() if not job.status.finished}
+        busy.add(max(self._rows, default=0))  # the newest is kept, as in the SQL stores
+        return sorted(
+            (
+                row
+                for row in self._rows.values()
+                if row.received_at < selection.received_before
+                and row.last_received_at < selection.received_before
+                and row.status in selection.statuses
+                and row.id not in busy
+            ),
+            key=lambda row: (row.received_at, row.id),
+        )
+
+    async def count_prunable(self, selection: PruneSelection) -> dict[NotificationStatus, int]:
+        await self.check()
+        counts: dict[NotificationStatus, int] = {}
+        for row in self._prunable(selection):
+            counts[row.status] = counts.get(row.status, 0) + 1
+        return counts
+
+    async def prune(self, selection: PruneSelection, limit: int) -> dict[NotificationStatus, int]:
+        await self.check()
+        async with self._lock:
+            doomed = self._prunable(selection)[:limit]
+            counts: dict[NotificationStatus, int] = {}
+            for row in doomed:
+                counts[row.status] = counts.get(row.status, 0) + 1
+                del self._rows[row.id]
+                del self._by_key[row.dedup_key]
+                self._planned.discard(row.id)
+            gone = {row.id for row in doomed}
+            for job_id in [j.id for j in self._jobs.values() if j.notification_id in gone]:
+                del self._jobs[job_id]
+            return counts
 
 
 def _claimable(job: _Job, lane: list[_Job], now: datetime) -> bool:

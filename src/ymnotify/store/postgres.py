@@ -6,6 +6,19 @@ sent only after the commit is flushed; PostgreSQL itself batches concurrent comm
 WAL flushes, so no group-commit layer is needed here. When the database goes away, operations
 raise ``StoreUnavailable`` (the receiver answers 500) and the pool reconnects by itself.
 
+Work wake-ups: a process that adds work (an accept, new jobs, a finished job that frees its lane)
+sends ``NOTIFY ymnotify_work`` after the commit, and every process with a worker keeps one
+dedicated ``LISTEN`` connection that wakes its worker at once and reconnects by itself. The
+NOTIFY is deliberately not part of the accept transaction: PostgreSQL serialises the commits of
+notifying transactions on one lock held through the WAL flush, which cut the measured accept
+throughput to between a third and a half (see docs/architecture.md). Announcements are
+coalesced (at most one in flight per process), and polling stays the safety net for one lost
+between a commit and a crash.
+
+Per-entity order: an accept with an entity takes a transaction-level advisory lock on it before
+its id is drawn, so the accepts of one entity commit in id order even on several receivers, and
+a worker never sees a later notification of an entity before an earlier one.
+
 The schema is never changed implicitly: ``open`` refuses a database that is behind and asks
 for ``ymnotify db migrate``, so that upgrading many processes is a deliberate step.
 """
@@ -15,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -44,6 +59,7 @@ from ymnotify.store.base import (
     NotificationFilter,
     NotificationStatus,
     PingRecord,
+    PruneSelection,
     Store,
     StoredNotification,
     TypeCount,
@@ -60,6 +76,12 @@ Connection = psycopg.AsyncConnection[dict[str, Any]]
 # Serialises migrations of concurrent `db migrate` runs (an arbitrary, fixed lock id).
 _MIGRATION_LOCK = 7_276_105_111_116
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
+WORK_CHANNEL = "ymnotify_work"
+# How long the listening connection waits for a notification before it checks that the server
+# still answers (a silently dead TCP connection would otherwise be waited on for ever).
+_LISTEN_CHECK_EVERY = 10.0
+_RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0)  # then every second until the database is back
+logger = logging.getLogger("ymnotify.store")
 
 
 class PostgresStore(Store):
@@ -84,9 +106,18 @@ class PostgresStore(Store):
             kwargs={"row_factory": dict_row, "connect_timeout": max(2, int(acquire_timeout))},
             configure=_configure,
             check=AsyncConnectionPool.check_connection,
-            reconnect_timeout=0,  # keep trying for ever: the database may come back
+            # A failed background reconnect gives up at once instead of backing off for minutes;
+            # the next request grows the pool again, so service resumes as soon as the database
+            # answers (measured by tests/integration/test_postgres_faults.py).
+            reconnect_timeout=0,
         )
         self._background: set[asyncio.Task[None]] = set()
+        # Tells this process's own announcements apart when they come back on its LISTEN.
+        self._token = uuid.uuid4().hex
+        self._announcing: asyncio.Task[None] | None = None
+        self._announce_again = False
+        self._listening: asyncio.Task[None] | None = None
+        self.listener_connects = 0  # LISTEN connections made (1 + reconnections)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -113,9 +144,90 @@ class PostgresStore(Store):
             ) from exc
 
     async def close(self) -> None:
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+        self._stop_listening()
+        tasks = [*self._background, *filter(None, (self._announcing, self._listening))]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._listening = None
         await self._pool.close()
+
+    # -- wake-ups across processes -------------------------------------------------------------
+
+    def subscribe_work(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """As ``Store.subscribe_work``; the first subscriber also starts this process's LISTEN
+        connection, so work added by other processes wakes it at once."""
+        unsubscribe = super().subscribe_work(listener)
+        if self._listening is None or self._listening.done():
+            self._listening = asyncio.create_task(self._listen(), name="ymnotify LISTEN")
+
+        def unsubscribe_and_maybe_stop() -> None:
+            unsubscribe()
+            if not self._work_listeners:
+                self._stop_listening()
+
+        return unsubscribe_and_maybe_stop
+
+    def _stop_listening(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+
+    def _work_arrived(self) -> None:
+        super()._work_arrived()
+        self._announce()
+
+    def _announce(self) -> None:
+        """Send one NOTIFY soon; calls while one is being sent make one more after it."""
+        if self._announcing is not None and not self._announcing.done():
+            self._announce_again = True
+            return
+        self._announce_again = False
+        self._announcing = asyncio.create_task(self._send_announcements(), name="ymnotify NOTIFY")
+
+    async def _send_announcements(self) -> None:
+        while True:
+            try:
+                await self._transaction(self._notify)
+            except StoreUnavailable as exc:
+                # The work is stored; other workers find it by polling once the database is back.
+                logger.debug("could not announce new work: %s", exc)
+            if not self._announce_again:
+                return
+            self._announce_again = False
+
+    async def _notify(self, connection: Connection) -> None:
+        # Nothing depends on this commit surviving a crash: do not wait for its WAL flush.
+        await connection.execute("SET LOCAL synchronous_commit = off")
+        await connection.execute("SELECT pg_notify(%s, %s)", (WORK_CHANNEL, self._token))
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open for good; wake local listeners on every announcement
+        from another process, and once after each (re)connection for what was missed."""
+        failures = 0
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, connect_timeout=max(2, int(self.acquire_timeout))
+                )
+                async with connection:
+                    await connection.execute(f"LISTEN {WORK_CHANNEL}")
+                    self.listener_connects += 1
+                    if failures:
+                        logger.info("listening for new work again (PostgreSQL is back)")
+                    failures = 0
+                    # Store._work_arrived: wake this process only; announcing what was heard
+                    # would echo between processes for ever.
+                    super()._work_arrived()
+                    while True:
+                        async for note in connection.notifies(timeout=_LISTEN_CHECK_EVERY):
+                            if note.payload != self._token:
+                                super()._work_arrived()
+                        await connection.execute("SELECT 1")
+            except (psycopg.Error, OSError) as exc:
+                if not failures:
+                    logger.warning("lost the LISTEN connection (%s); polling until it is back", exc)
+                delay = _RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)]
+                failures += 1
+                await asyncio.sleep(delay)
 
     async def migrate(self) -> tuple[int, int]:
         """Apply pending migrations; return (version before, version after)."""
@@ -259,6 +371,10 @@ class PostgresStore(Store):
             )
 
         return await self._transaction(gather)
+
+    async def job_counts(self) -> dict[JobStatus, int]:
+        rows = await self._fetch(SQL["job_counts"], {})
+        return {JobStatus(row["status"]): row["n"] for row in rows}
 
     async def last_ping(self) -> PingRecord | None:
         rows = await self._fetch(SQL["last_ping"], {})
@@ -416,6 +532,36 @@ class PostgresStore(Store):
 
         await self._transaction(update)
 
+    # -- retention -----------------------------------------------------------------------------
+
+    async def count_prunable(self, selection: PruneSelection) -> dict[NotificationStatus, int]:
+        rows = await self._fetch(SQL["count_prunable"], _prune_params(selection))
+        return {NotificationStatus(row["status"]): row["n"] for row in rows}
+
+    async def prune(self, selection: PruneSelection, limit: int) -> dict[NotificationStatus, int]:
+        params = {**_prune_params(selection), "limit": limit}
+
+        async def delete(connection: Connection) -> dict[NotificationStatus, int]:
+            cursor = await connection.execute(SQL["lock_prunable"], params)
+            doomed = await cursor.fetchall()
+            ids = {"ids": [row["id"] for row in doomed]}
+            for query in ("prune_attempts", "prune_jobs", "prune_notifications"):
+                await connection.execute(SQL[query], ids)
+            counts: dict[NotificationStatus, int] = {}
+            for row in doomed:
+                status = NotificationStatus(row["status"])
+                counts[status] = counts.get(status, 0) + 1
+            return counts
+
+        return await self._transaction(delete)
+
+
+def _prune_params(selection: PruneSelection) -> dict[str, Any]:
+    return {
+        "before": selection.received_before,
+        "statuses": sorted(status.value for status in selection.statuses),
+    }
+
 
 async def _configure(connection: Connection) -> None:
     # The 200 promise: never acknowledge a commit that is not flushed, whatever the server says.
@@ -441,6 +587,9 @@ async def _schema_version(connection: Connection) -> int:
 
 async def _accept(connection: Connection, incoming: Incoming) -> Accepted:
     status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
+    if incoming.entity is not None:
+        # Before the id is drawn: accepts of one entity commit in id order (see the module doc).
+        await connection.execute(SQL["lock_entity"], {"entity": incoming.entity})
     cursor = await connection.execute(
         SQL["insert_notification"],
         {

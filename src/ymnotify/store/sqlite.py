@@ -38,6 +38,7 @@ from ymnotify.store.base import (
     NotificationFilter,
     NotificationStatus,
     PingRecord,
+    PruneSelection,
     Store,
     StoredNotification,
     TypeCount,
@@ -374,6 +375,10 @@ class SqliteStore(Store):
 
         return await self._read(gather)
 
+    async def job_counts(self) -> dict[JobStatus, int]:
+        rows = await self._read(lambda c: c.execute(SQL["job_counts"]).fetchall())
+        return {JobStatus(row["status"]): row["n"] for row in rows}
+
     async def last_ping(self) -> PingRecord | None:
         row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
         return None if row is None else _ping_from_row(row)
@@ -393,6 +398,36 @@ class SqliteStore(Store):
         return [
             TypeCount(since + width * r["bucket"], r["notification_type"], r["n"]) for r in rows
         ]
+
+    # -- retention -----------------------------------------------------------------------------
+
+    async def count_prunable(self, selection: PruneSelection) -> dict[NotificationStatus, int]:
+        params = _prune_params(selection)
+        rows = await self._read(lambda c: c.execute(SQL["count_prunable"], params).fetchall())
+        return {NotificationStatus(row["status"]): row["n"] for row in rows}
+
+    async def prune(self, selection: PruneSelection, limit: int) -> dict[NotificationStatus, int]:
+        params = {**_prune_params(selection), "limit": limit}
+
+        def delete(c: sqlite3.Connection) -> dict[NotificationStatus, int]:
+            doomed = c.execute(SQL["select_prunable"], params).fetchall()
+            ids = {"ids": json.dumps([row["id"] for row in doomed])}
+            for query in ("prune_attempts", "prune_jobs", "prune_notifications"):
+                c.execute(SQL[query], ids)
+            counts: dict[NotificationStatus, int] = {}
+            for row in doomed:
+                status = NotificationStatus(row["status"])
+                counts[status] = counts.get(status, 0) + 1
+            return counts
+
+        return await self._write(delete)
+
+
+def _prune_params(selection: PruneSelection) -> dict[str, Any]:
+    return {
+        "before": utc_text(selection.received_before),
+        "statuses": json.dumps(sorted(status.value for status in selection.statuses)),
+    }
 
 
 def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:

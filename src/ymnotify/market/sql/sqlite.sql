@@ -152,3 +152,15 @@ SELECT now FROM clock WHERE id = 1;
 
 -- name: put_clock
 INSERT INTO clock (id, now) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET now = excluded.now;
+
+-- Delivery attempts (PINGs have no delivery) by outcome, Market error class, and retry or not.
+-- name: attempt_tallies
+SELECT outcome, coalesce(error_type, '') AS error_type, attempt > 1 AS retry, count(*) AS n
+FROM request_log WHERE delivery_id IS NOT NULL GROUP BY 1, 2, 3;
+
+-- name: disabled_by_market_count
+SELECT count(*) AS n FROM subscriptions
+WHERE disabled_by_market_at IS NOT NULL AND removed_at IS NULL;
+
+-- name: pending_delivery_count
+SELECT count(*) AS n FROM deliveries WHERE state = 'pending';

@@ -1,5 +1,10 @@
 -- Queries of the PostgreSQL store, one named block each, named as in sqlite.sql.
 
+-- Held until the accept commits. The two-key form (a fixed class, the entity's 32-bit hash) never
+-- meets the one-key advisory locks; a hash collision only makes two entities take turns.
+-- name: lock_entity
+SELECT pg_advisory_xact_lock(7276, hashtext(%(entity)s));
+
 -- name: insert_notification
 INSERT INTO notifications (
     dedup_key, notification_type, status, entity, event_time, received_at, last_received_at,
@@ -65,6 +70,9 @@ SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT
 
 -- name: count_quarantined
 SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
+
+-- name: job_counts
+SELECT status, count(*) AS n FROM jobs GROUP BY status;
 
 -- name: counts_over_time
 SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
@@ -219,3 +227,40 @@ WHERE id = %(id)s AND status = 'quarantined';
 
 -- name: requarantine
 UPDATE notifications SET error = %(reason)s WHERE id = %(id)s AND status = 'quarantined';
+
+-- Retention -------------------------------------------------------------------------------------
+
+-- The newest notification is never pruned: SQLite numbers a new row max(id) + 1, and a reused
+-- id would name two notifications to handlers that key on it (kept on every backend alike).
+
+-- name: count_prunable
+SELECT status, count(*) AS n FROM notifications n
+WHERE received_at < %(before)s AND last_received_at < %(before)s
+  AND status = ANY(%(statuses)s)
+  AND n.id < (SELECT max(id) FROM notifications)
+  AND NOT EXISTS (SELECT 1 FROM jobs j
+                  WHERE j.notification_id = n.id AND j.status IN ('queued', 'running'))
+GROUP BY status;
+
+-- One batch: the rows stay locked until deleted, so a replay cannot revive one half-deleted;
+-- rows someone else holds are left for the next run.
+-- name: lock_prunable
+SELECT id, status FROM notifications n
+WHERE received_at < %(before)s AND last_received_at < %(before)s
+  AND status = ANY(%(statuses)s)
+  AND n.id < (SELECT max(id) FROM notifications)
+  AND NOT EXISTS (SELECT 1 FROM jobs j
+                  WHERE j.notification_id = n.id AND j.status IN ('queued', 'running'))
+ORDER BY received_at, id
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: prune_attempts
+DELETE FROM job_attempts
+WHERE job_id IN (SELECT id FROM jobs WHERE notification_id = ANY(%(ids)s));
+
+-- name: prune_jobs
+DELETE FROM jobs WHERE notification_id = ANY(%(ids)s);
+
+-- name: prune_notifications
+DELETE FROM notifications WHERE id = ANY(%(ids)s);

@@ -201,6 +201,9 @@ SELECT received_at FROM notifications WHERE status = 'pending' ORDER BY id LIMIT
 -- name: count_quarantined
 SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
 
+-- name: job_counts
+SELECT status, count(*) AS n FROM jobs GROUP BY status;
+
 -- name: counts_over_time
 -- Whole seconds cut from the text: SQLite's date functions would round .9995 s up.
 SELECT (unixepoch(substr(received_at, 1, 19)) - :since_epoch) / :bucket AS bucket,
@@ -209,3 +212,38 @@ FROM notifications
 WHERE received_at >= :since AND received_at < :until
 GROUP BY bucket, notification_type
 ORDER BY bucket, notification_type;
+
+-- Retention -------------------------------------------------------------------------------------
+
+-- The newest notification is never pruned: SQLite numbers a new row max(id) + 1, and a reused
+-- id would name two notifications to handlers that key on it (kept on every backend alike).
+
+-- name: count_prunable
+SELECT status, count(*) AS n FROM notifications n
+WHERE received_at < :before AND last_received_at < :before
+  AND status IN (SELECT value FROM json_each(:statuses))
+  AND n.id < (SELECT max(id) FROM notifications)
+  AND NOT EXISTS (SELECT 1 FROM jobs j
+                  WHERE j.notification_id = n.id AND j.status IN ('queued', 'running'))
+GROUP BY status;
+
+-- name: select_prunable
+SELECT id, status FROM notifications n
+WHERE received_at < :before AND last_received_at < :before
+  AND status IN (SELECT value FROM json_each(:statuses))
+  AND n.id < (SELECT max(id) FROM notifications)
+  AND NOT EXISTS (SELECT 1 FROM jobs j
+                  WHERE j.notification_id = n.id AND j.status IN ('queued', 'running'))
+ORDER BY received_at, id
+LIMIT :limit;
+
+-- name: prune_attempts
+DELETE FROM job_attempts
+WHERE job_id IN (SELECT id FROM jobs
+                 WHERE notification_id IN (SELECT value FROM json_each(:ids)));
+
+-- name: prune_jobs
+DELETE FROM jobs WHERE notification_id IN (SELECT value FROM json_each(:ids));
+
+-- name: prune_notifications
+DELETE FROM notifications WHERE id IN (SELECT value FROM json_each(:ids));

@@ -1,0 +1,107 @@
+"""The Market dashboard's forms, over HTTP against the sandbox in this event loop.
+
+Each form must do what the JSON API does (same service calls, same checks), show Market's
+refusals on the page, and refuse a POST that lacks the page's CSRF token.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.endpoints import OK, SILENT, closed_port, serve_endpoint
+from tests.market.harness import OWNER, Market, run_market
+
+_TOKEN = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+
+
+async def form_token(market: Market, path: str = f"/ui/settings?user={OWNER}") -> str:
+    """Open a page as a browser would (its cookie kept by the client) and take the token."""
+    page = await market.api.get(path)
+    assert page.status_code == 200, page.text
+    match = _TOKEN.search(page.text)
+    assert match is not None
+    return match.group(1)
+
+
+async def post(market: Market, path: str, fields: dict[str, Any]) -> tuple[str, str]:
+    """POST a form with the token; return where it sent the browser and that page's text."""
+    token = await form_token(market)
+    answer = await market.api.post(path, data={"csrf": token, "user": OWNER, **fields})
+    assert answer.status_code == 303, answer.text
+    target = answer.headers["location"]
+    return target, (await market.api.get(target)).text
+
+
+async def test_every_settings_form_goes_through_the_service(tmp_path: Path) -> None:
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path) as market:
+        await market.business(campaigns=(1001, 1002))
+        fields = {
+            "name": "CRM",
+            "scope": "campaign:1001",
+            "url": endpoint.url,
+            "types": ["ORDER_CREATED", "ORDER_CANCELLED"],
+        }
+        target, page = await post(market, "/ui/settings", fields)
+        assert target == f"/ui/settings?user={OWNER}&message=created+setting+1+%28CRM%29"
+        assert "created setting 1 (CRM)" in page
+        created = await market.call("GET", "/api/subscriptions/1", expect=200)
+        assert created["types"] == ["ORDER_CREATED", "ORDER_CANCELLED"]
+        assert created["scope"] == {"campaignId": 1001}
+
+        edit = {"name": "CRM 2", "url": endpoint.url, "types": ["ORDER_CREATED"]}
+        _, page = await post(market, "/ui/settings/1", edit)
+        assert "setting 1 saved" in page
+        edited = await market.call("GET", "/api/subscriptions/1", expect=200)
+        assert (edited["name"], edited["types"]) == ("CRM 2", ["ORDER_CREATED"])
+
+        _, page = await post(market, "/ui/settings/1/disable", {})
+        assert "setting 1 disabled" in page
+        assert (await market.call("GET", "/api/subscriptions/1"))["state"] == "disabled"
+        _, page = await post(market, "/ui/settings/1/enable", {})
+        assert "setting 1 enabled" in page
+        assert (await market.call("GET", "/api/subscriptions/1"))["state"] == "active"
+
+        _, page = await post(market, "/ui/settings/1/duplicate", {"campaign": "1002"})
+        assert "copied to store 1002 as 2" in page
+        copy = await market.call("GET", "/api/subscriptions/2", expect=200)
+        assert (copy["scope"], copy["name"]) == ({"campaignId": 1002}, "CRM 2")
+
+        _, page = await post(market, "/ui/settings/2/remove", {})
+        assert "setting 2 removed" in page
+        await market.call("GET", "/api/subscriptions/2", expect=404)
+        pings = [r for r in endpoint.requests if r.json()["notificationType"] == "PING"]
+        assert len(pings) == 3  # create, enable and duplicate PING; edit kept the URL
+
+
+async def test_refusals_are_shown_and_change_nothing(tmp_path: Path) -> None:
+    async with serve_endpoint(SILENT) as silent, run_market(tmp_path) as market:
+        await market.business()
+        fields = {"name": "x", "scope": "campaign:1001", "url": f"http://127.0.0.1:{closed_port()}"}
+        _, page = await post(market, "/ui/settings", {**fields, "types": ["ORDER_CREATED"]})
+        assert 'role="alert"' in page
+        assert "not created" in page
+        assert "CANT_GET_RESPONSE" in page
+        _, page = await post(market, "/ui/settings", {**fields, "url": silent.url, "types": []})
+        assert "not created" in page
+        assert await market.call("GET", "/api/subscriptions") == {"subscriptions": []}
+
+
+async def test_a_post_without_the_page_token_is_refused(tmp_path: Path) -> None:
+    async with run_market(tmp_path) as market:
+        await market.business()
+        await form_token(market)  # the client now has the cookie, but not this token
+        fields = {"csrf": "0" * 64, "user": OWNER, "name": "x", "scope": "campaign:1001"}
+        forged = await market.api.post("/ui/settings", data=fields)
+        assert forged.status_code == 403
+        advance = await market.api.post("/ui/clock/advance", data={"amount": "1d"})
+        assert advance.status_code == 403
+        assert await market.call("GET", "/api/subscriptions") == {"subscriptions": []}
+
+
+async def test_the_log_page_rejects_a_bad_filter_with_a_message(tmp_path: Path) -> None:
+    async with run_market(tmp_path) as market:
+        page = await market.api.get("/ui/log", params={"outcome": "lost", "since": "yesterday"})
+        assert page.status_code == 400
+        assert "outcome" in page.text
