@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: serve test lint format install bench clean
+.PHONY: serve test lint format install bench chaos clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ymnotify needs Python >= 3.11; set PYTHON=python3.11 or newer")'
@@ -50,6 +50,18 @@ bench: $(BENCH_STAMP)
 	    echo "make bench: wrk is missing; install it as root: apt-get install -y wrk" >&2; exit 1; \
 	  fi; }
 	$(BIN)/python -m bench
+
+## Reliability and security suite with large counts (about 4-5 minutes; needs root for the
+## full-disk test and a PostgreSQL server): kill -9 loops, full disk, fuzzing, SSRF, the queue
+## model. The figures go to build/chaos.log; docs/reliability.md quotes them.
+CHAOS_TESTS := tests/chaos tests/acceptance/test_kill9.py tests/integration/test_postgres_faults.py \
+	tests/acceptance/test_limits.py tests/acceptance/test_store_failure.py \
+	tests/acceptance/test_source_check.py tests/receiver/test_sources.py tests/admin/test_access.py \
+	tests/delivery
+chaos: $(STAMP)
+	@mkdir -p build
+	bash -o pipefail -c 'YMNOTIFY_CHAOS=1 YMNOTIFY_KILL_ROUNDS=$${YMNOTIFY_KILL_ROUNDS:-100} \
+	  $(BIN)/python -m pytest -s -o timeout=900 $(CHAOS_TESTS) 2>&1 | tee build/chaos.log'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build/bench

@@ -61,9 +61,14 @@ def start_server(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 20,
+    wrapper: Sequence[str] = (),
 ) -> RunningServer:
-    """Start ``ymnotify ARGS`` (which must print "listening on URL") and wait until it does."""
-    return _start(args, _LISTENING, "server", cwd=cwd, env=env, timeout=timeout)
+    """Start ``ymnotify ARGS`` (which must print "listening on URL") and wait until it does.
+
+    ``wrapper`` is a command that runs the rest (``unshare …``); it must ``exec`` it, so the
+    process (and ``kill``) is the server's own.
+    """
+    return _start(args, _LISTENING, "server", cwd=cwd, env=env, timeout=timeout, wrapper=wrapper)
 
 
 def start_worker(
@@ -85,9 +90,10 @@ def _start(
     cwd: Path | None,
     env: dict[str, str] | None,
     timeout: float,
+    wrapper: Sequence[str] = (),
 ) -> RunningServer:
     process = subprocess.Popen(
-        [*YMNOTIFY, *args],
+        [*wrapper, *YMNOTIFY, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

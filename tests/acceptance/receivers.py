@@ -26,6 +26,7 @@ class Receiver:
     server: RunningServer
     db_path: Path
     flags: tuple[str, ...] = field(default=())
+    db_url: str | None = None  # set: the store is this URL (PostgreSQL), not ``db_path``
 
     @property
     def url(self) -> str:
@@ -33,7 +34,7 @@ class Receiver:
 
     @property
     def db(self) -> str:
-        return f"sqlite:///{self.db_path}"
+        return self.db_url or f"sqlite:///{self.db_path}"
 
     def inbox(self, *filters: str) -> list[dict[str, Any]]:
         """``ymnotify inbox list --json`` with ``filters``, every row, oldest first."""
@@ -80,15 +81,23 @@ class Receivers:
         self._directory = directory
         self._started: list[Receiver] = []
 
-    def start(self, *flags: str, loopback: bool = True, db_path: Path | None = None) -> Receiver:
-        """``ymnotify serve --port 0`` on a fresh database (or ``db_path``) with ``flags``.
+    def start(
+        self,
+        *flags: str,
+        loopback: bool = True,
+        db_path: Path | None = None,
+        db_url: str | None = None,
+    ) -> Receiver:
+        """``ymnotify serve --port 0`` on a fresh database (or ``db_path``, or the store at
+        ``db_url``) with ``flags``.
 
         ``loopback`` adds ``--allow-network 127.0.0.0/8`` so the test may post at all.
         """
         path = db_path or self._directory / f"inbox-{len(self._started)}.db"
         all_flags = (*flags, *LOOPBACK) if loopback else tuple(flags)
-        server = start_server(["serve", "--port", "0", "--db", f"sqlite:///{path}", *all_flags])
-        receiver = Receiver(server, path, all_flags)
+        db = db_url or f"sqlite:///{path}"
+        server = start_server(["serve", "--port", "0", "--db", db, *all_flags])
+        receiver = Receiver(server, path, all_flags, db_url)
         self._started.append(receiver)
         return receiver
 

@@ -101,7 +101,15 @@ def ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
 class DeliveryClient:
     """Posts JSON bodies to notification endpoints. Use as ``async with DeliveryClient(...)``."""
 
-    def __init__(self, options: ClientOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: ClientOptions | None = None,
+        *,
+        resolver: network.Resolver | None = None,
+        connector: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        """``resolver`` replaces the system's name resolution and ``connector`` the sockets
+        (both for tests; the address check between them always runs)."""
         self.options = options or ClientOptions()
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=ssl_context(self.options.ca_bundle),
@@ -111,7 +119,9 @@ class DeliveryClient:
             http1=True,
             http2=False,
             network_backend=network.CheckedBackend(
-                allow_private=self.options.allow_private_targets
+                allow_private=self.options.allow_private_targets,
+                inner=connector,
+                resolver=resolver,
             ),
         )
         self._overall = asyncio.Semaphore(self.options.max_connections)

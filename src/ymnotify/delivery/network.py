@@ -16,7 +16,7 @@ import select
 import socket
 import ssl
 import typing
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import anyio
 import httpcore
@@ -25,6 +25,9 @@ from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 from ymnotify.delivery import targets
 
 SocketOption = typing.Any  # httpcore's SOCKET_OPTION union, passed through untouched
+
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+"""Resolves ``(host, port)`` to IP address texts; raises ``OSError`` when the name is unknown."""
 
 # The ``timeout`` parameters below (ruff ASYNC109 is silenced on them) are httpcore's interface.
 
@@ -111,12 +114,34 @@ def _tls_reason(exc: BaseException) -> str:
     return str(exc) or "the peer closed the connection during the handshake (not TLS?)"
 
 
-class CheckedBackend(AsyncNetworkBackend):
-    """Resolve, check every address, connect to a checked one."""
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's resolver (``getaddrinfo``), addresses in its order, no repeats."""
+    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[str] = []
+    for _family, _kind, _proto, _name, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
 
-    def __init__(self, *, allow_private: bool, inner: AsyncNetworkBackend | None = None) -> None:
+
+class CheckedBackend(AsyncNetworkBackend):
+    """Resolve, check every address, connect to a checked one.
+
+    ``resolver`` replaces the system's name resolution (tests use it to play a name that
+    resolves differently from one lookup to the next); ``inner`` makes the connections.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        inner: AsyncNetworkBackend | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.allow_private = allow_private
         self._inner = inner or httpcore.AnyIOBackend()
+        self._resolver = resolver or system_resolver
 
     async def connect_tcp(
         self,
@@ -158,14 +183,11 @@ class CheckedBackend(AsyncNetworkBackend):
 
     async def _resolve(self, host: str, port: int) -> list[str]:
         try:
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = await self._resolver(host, port)
         except OSError as exc:
             raise NameNotResolved(f"cannot resolve {host}: {exc}") from exc
-        addresses: list[str] = []
-        for _family, _kind, _proto, _name, sockaddr in infos:
-            address = str(sockaddr[0])
-            if address not in addresses:
-                addresses.append(address)
+        if not addresses:
+            raise NameNotResolved(f"cannot resolve {host}: no address")
         return addresses
 
     async def connect_unix_socket(
