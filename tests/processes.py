@@ -50,6 +50,16 @@ class RunningServer:
         self.process.stderr.close()
         return code
 
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        """Wait until ``text`` appears in what the server printed (read by another thread)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            printed = "".join(self.output)
+            if text in printed:
+                return printed
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not printed within {timeout:g}s:\n" + "".join(self.output))
+
     def kill(self) -> None:
         """kill -9: no cleanup of any kind runs."""
         self.stop(signal.SIGKILL)

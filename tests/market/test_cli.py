@@ -37,7 +37,7 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         return done.stderr
 
     try:
-        assert "ymnotify-market.db" in "".join(market.output)  # the default file, in cwd
+        market.wait_for_output("ymnotify-market.db")  # the default file, in cwd
         assert (tmp_path / "ymnotify-market.db").exists()
         created = json.loads(
             ok(
