@@ -12,10 +12,8 @@ transaction each, so a publish, an attempt's result or a disable by Market is al
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +22,7 @@ from typing import Any, TypeVar
 
 from ymnotify.delivery.client import Attempt
 from ymnotify.delivery.outcome import Verdict
-from ymnotify.errors import ConfigError, NotFound, StoreUnavailable
+from ymnotify.errors import ConfigError, NotFound
 from ymnotify.market import rules, schedule
 from ymnotify.market.errors import Conflict
 from ymnotify.market.records import (
@@ -42,8 +40,7 @@ from ymnotify.market.rules import Delivering, Scope, Settings
 from ymnotify.market.schedule import DeliveryState
 from ymnotify.store import queries
 from ymnotify.store.base import parse_utc_text, utc_text
-from ymnotify.store.groupcommit import GroupCommitWriter
-from ymnotify.store.migrate import migrate_sqlite
+from ymnotify.store.sqlitefile import SqliteFile
 
 T = TypeVar("T")
 PACKAGE = "ymnotify.market"
@@ -75,40 +72,26 @@ class MarketStore:
     """Cabinets, settings, deliveries and the request log in one SQLite file."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
-        self.path = Path(path)
-        self.busy_timeout = busy_timeout
-        self._writer: GroupCommitWriter | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._reader_lock = threading.Lock()
+        self.file = SqliteFile(
+            path,
+            migrations=queries.migrations("sqlite", PACKAGE),
+            label="Market store",
+            busy_timeout=busy_timeout,
+            # One Market process per file: leases left by a previous run are given back.
+            on_open=lambda connection: connection.execute(SQL["release_leases"]),
+        )
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open_sync)
-
-    def _open_sync(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            setup = self._connect()
-            try:
-                migrate_sqlite(setup, queries.migrations("sqlite", PACKAGE))
-                setup.execute(SQL["release_leases"])
-            finally:
-                setup.close()
-            self._reader = self._connect()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open the Market store {self.path}: {exc}") from exc
-        self._writer = GroupCommitWriter(self._connect)
-        self._writer.start()
+        await self.file.open()
 
     async def close(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            await asyncio.to_thread(writer.stop)
-        if self._reader is not None:
-            with self._reader_lock:
-                self._reader.close()
-            self._reader = None
+        await self.file.close()
 
     async def __aenter__(self) -> MarketStore:
         await self.open()
@@ -117,32 +100,11 @@ class MarketStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
-        )
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA foreign_keys=ON")
-        return connection
-
     async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        if self._writer is None:
-            raise StoreUnavailable("the Market store is not open")
-        return await self._writer.submit(operation)
+        return await self.file.write(operation)
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            if self._reader is None:
-                raise StoreUnavailable("the Market store is not open")
-            with self._reader_lock:
-                try:
-                    return query(self._reader)
-                except sqlite3.Error as exc:
-                    raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
-
-        return await asyncio.to_thread(run)
+        return await self.file.read(query)
 
     # -- clock ---------------------------------------------------------------------------------
 

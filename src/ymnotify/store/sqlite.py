@@ -8,15 +8,12 @@ wait for each other instead of failing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
-import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.protocol.models import StateChange
@@ -48,12 +45,10 @@ from ymnotify.store.base import (
     parse_utc_text,
     utc_text,
 )
-from ymnotify.store.groupcommit import GroupCommitWriter
 from ymnotify.store.listing import listing_sql
-from ymnotify.store.migrate import migrate_sqlite
+from ymnotify.store.sqlitefile import SqliteFile, SynchronousMode
 
 T = TypeVar("T")
-SynchronousMode = Literal["full", "normal"]
 SQL = queries.load("sqlite")
 
 
@@ -68,117 +63,61 @@ class SqliteStore(Store):
         busy_timeout: float = 5.0,
     ) -> None:
         super().__init__()
-        self.path = Path(path)
-        self.synchronous = synchronous
-        self.busy_timeout = busy_timeout
-        self._writer: GroupCommitWriter | None = None
-        self._reader: sqlite3.Connection | None = None
-        self._reader_lock = threading.Lock()
+        self.file = SqliteFile(
+            path,
+            migrations=queries.migrations("sqlite"),
+            label="SQLite store",
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+        )
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    @property
+    def synchronous(self) -> SynchronousMode:
+        return self.file.synchronous
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open_sync)
-
-    def _open_sync(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            setup = self._connect()
-            try:
-                migrate_sqlite(setup, queries.migrations("sqlite"))
-            finally:
-                setup.close()
-            self._reader = self._connect()
-        except (sqlite3.Error, OSError) as exc:  # OSError: its directory cannot be made
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
-        self._writer = GroupCommitWriter(self._connect)
-        self._writer.start()
+        await self.file.open()
 
     async def migrate(self) -> tuple[int, int]:
-        def run() -> tuple[int, int]:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = self._connect()
-            try:
-                return migrate_sqlite(connection, queries.migrations("sqlite"))
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"cannot migrate SQLite store {self.path}: {exc}") from exc
-            finally:
-                connection.close()
-
-        return await asyncio.to_thread(run)
+        return await self.file.migrate()
 
     async def close(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            await asyncio.to_thread(writer.stop)
-        if self._reader is not None:
-            with self._reader_lock:
-                self._reader.close()
-            self._reader = None
-
-    def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path,
-            isolation_level=None,  # transactions are explicit
-            check_same_thread=False,
-            timeout=self.busy_timeout,
-        )
-        try:
-            connection.row_factory = sqlite3.Row
-            _enable_wal(connection, self.busy_timeout)
-            # FULL fsyncs the WAL on every commit: an acked notification survives power loss.
-            # NORMAL (documented as weaker) survives a process crash but not an OS crash.
-            connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
-            connection.execute("PRAGMA foreign_keys=ON")
-        except BaseException:
-            connection.close()
-            raise
-        return connection
+        await self.file.close()
 
     @property
     def committed_batches(self) -> int:
         """Transactions committed since ``open``; far fewer than accepts under load."""
-        return 0 if self._writer is None else self._writer.committed_batches
+        return self.file.committed_batches
 
     async def check(self) -> None:
-        if self._writer is None or not self._writer.alive:
+        if not self.file.alive:
             raise StoreUnavailable("the SQLite store is not open")
         await self._read(lambda c: c.execute("SELECT 1").fetchone())
 
     # -- writes --------------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
-        accepted = await self._require_writer().submit(lambda c: _accept(c, incoming))
+        accepted = await self.file.write(lambda c: _accept(c, incoming))
         self._work_arrived()
         return accepted
 
     def record_ping(self, source: str, received_at: datetime) -> None:
-        if self._writer is None:
-            return
         params = {"source": source, "received_at": utc_text(received_at)}
-        self._writer.submit_nowait(lambda c: c.execute(SQL["record_ping"], params))
+        self.file.write_nowait(lambda c: c.execute(SQL["record_ping"], params))
 
     async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._require_writer().submit(operation)
-
-    def _require_writer(self) -> GroupCommitWriter:
-        if self._writer is None:
-            raise StoreUnavailable("the SQLite store is not open")
-        return self._writer
+        return await self.file.write(operation)
 
     # -- reads ---------------------------------------------------------------------------------
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            if self._reader is None:
-                raise StoreUnavailable("the SQLite store is not open")
-            with self._reader_lock:
-                try:
-                    return query(self._reader)
-                except sqlite3.Error as exc:
-                    raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
-
-        return await asyncio.to_thread(run)
+        return await self.file.read(query)
 
     async def list_notifications(self, query: NotificationFilter) -> list[StoredNotification]:
         sql, params = listing_sql(
@@ -428,22 +367,6 @@ def _prune_params(selection: PruneSelection) -> dict[str, Any]:
         "before": utc_text(selection.received_before),
         "statuses": json.dumps(sorted(status.value for status in selection.statuses)),
     }
-
-
-def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
-    # Turning a new file into WAL takes an exclusive lock, and SQLite answers "database is
-    # locked" at once, without its busy handler, while another process does the same (serve and
-    # worker starting together on a fresh file). Retry briefly, bounded by the busy timeout.
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
-        else:
-            return
 
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------

@@ -1,0 +1,177 @@
+"""One SQLite file, opened the way every ymnotify store needs it.
+
+Both the receiver's store and the Market sandbox's store keep their data in a SQLite file used
+by several threads (and often several processes): WAL mode, an explicit synchronous mode, writes
+through one group-commit writer thread, reads on their own connection in a worker thread. This
+class is that plumbing, once; the stores above it own the SQL and its meaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from ymnotify.errors import StoreUnavailable
+from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.migrate import migrate_sqlite
+
+T = TypeVar("T")
+SynchronousMode = Literal["full", "normal"]
+Migrations = list[tuple[int, str]]
+
+
+class SqliteFile:
+    """A SQLite file with a group-commit writer and a reader connection.
+
+    ``label`` names the file in error messages ("SQLite store", "Market store");
+    ``on_open`` runs on a fresh connection right after the migrations, before serving.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        migrations: Migrations,
+        label: str,
+        synchronous: SynchronousMode = "full",
+        busy_timeout: float = 5.0,
+        on_open: Callable[[sqlite3.Connection], Any] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.migrations = migrations
+        self.label = label
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._on_open = on_open
+        self._writer: GroupCommitWriter | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            setup = self.connect()
+            try:
+                migrate_sqlite(setup, self.migrations)
+                if self._on_open is not None:
+                    self._on_open(setup)
+            finally:
+                setup.close()
+            self._reader = self.connect()
+        except (sqlite3.Error, OSError) as exc:  # OSError: its directory cannot be made
+            raise StoreUnavailable(f"cannot open {self.label} {self.path}: {exc}") from exc
+        self._writer = GroupCommitWriter(self.connect)
+        self._writer.start()
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply pending migrations without opening; return (version before, version after)."""
+
+        def run() -> tuple[int, int]:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                connection = self.connect()
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(f"cannot open {self.label} {self.path}: {exc}") from exc
+            try:
+                return migrate_sqlite(connection, self.migrations)
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot migrate {self.label} {self.path}: {exc}") from exc
+            finally:
+                connection.close()
+
+        return await asyncio.to_thread(run)
+
+    async def close(self) -> None:
+        """Finish queued writes, then close both connections."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.to_thread(writer.stop)
+        if self._reader is not None:
+            with self._reader_lock:
+                self._reader.close()
+            self._reader = None
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection: explicit transactions, rows by name, WAL, the synchronous mode."""
+        connection = sqlite3.connect(
+            self.path,
+            isolation_level=None,  # transactions are explicit
+            check_same_thread=False,
+            timeout=self.busy_timeout,
+        )
+        try:
+            connection.row_factory = sqlite3.Row
+            _enable_wal(connection, self.busy_timeout)
+            # FULL fsyncs the WAL on every commit: an acknowledged write survives power loss.
+            # NORMAL (documented as weaker) survives a process crash but not an OS crash.
+            connection.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            connection.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    # -- use -----------------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._writer is not None and self._writer.alive
+
+    @property
+    def committed_batches(self) -> int:
+        """Transactions committed since ``open``; far fewer than writes under load."""
+        return 0 if self._writer is None else self._writer.committed_batches
+
+    def writer(self) -> GroupCommitWriter:
+        if self._writer is None:
+            raise StoreUnavailable(f"the {self.label} is not open")
+        return self._writer
+
+    async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``operation`` in the next group commit; return once it is durable."""
+        return await self.writer().submit(operation)
+
+    def write_nowait(self, operation: Callable[[sqlite3.Connection], Any]) -> None:
+        """Queue ``operation`` without waiting; nothing happens when the file is not open."""
+        if self._writer is not None:
+            self._writer.submit_nowait(operation)
+
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``query`` on the reader connection in a worker thread."""
+
+        def run() -> T:
+            if self._reader is None:
+                raise StoreUnavailable(f"the {self.label} is not open")
+            with self._reader_lock:
+                try:
+                    return query(self._reader)
+                except sqlite3.Error as exc:
+                    raise StoreUnavailable(f"SQLite read failed: {exc}") from exc
+
+        return await asyncio.to_thread(run)
+
+
+def _enable_wal(connection: sqlite3.Connection, timeout: float) -> None:
+    # Turning a new file into WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once, without its busy handler, while another process does the same (serve and
+    # worker starting together on a fresh file). Retry briefly, bounded by the busy timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+        else:
+            return
