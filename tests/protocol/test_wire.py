@@ -202,6 +202,17 @@ def test_nesting_beyond_the_limit_is_refused_not_crashed(kind: str, depth: int) 
         wire.loads(_nested(depth, kind=kind))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"items":[' + b",".join([b"[]"] * 500) + b"]}",  # many brackets, depth 3
+        b'{"note":"' + b"[{" * 500 + b'"}',  # brackets inside a string are not nesting
+    ],
+)
+def test_many_brackets_at_a_shallow_depth_are_accepted(body: bytes) -> None:
+    assert isinstance(wire.loads(body), dict)
+
+
 def test_a_raw_dedup_key_marks_bodies_that_are_not_json_apart() -> None:
     body = b"not json at all"
     assert wire.raw_dedup_key(body) == "raw:" + hashlib.sha256(body).hexdigest()

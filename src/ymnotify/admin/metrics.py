@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -35,6 +36,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 _KNOWN_TYPES = frozenset(kind.value for kind in NotificationType)
+
+
+_CHILD_CACHE_SIZE = 1024
 
 
 def type_label(notification_type: str | None) -> str:
@@ -131,12 +135,24 @@ class ReceiverMetrics:
         )
         self._store_gauges = _StoreGauges()
         self.registry.register(self._store_gauges)
+        # ``labels()`` looks its child up by building and hashing a tuple under a lock; this
+        # runs per POST, so the children are kept here (few: bounded types × outcomes).
+        self._received_by: dict[tuple[str | None, IntakeOutcome], Any] = {}
+        self._ack_seconds_by: dict[IntakeOutcome, Any] = {}
 
     def observe(
         self, notification_type: str | None, outcome: IntakeOutcome, seconds: float
     ) -> None:
-        self.received.labels(type_label(notification_type), outcome.value).inc()
-        self.ack_seconds.labels(outcome.value).observe(seconds)
+        received = self._received_by.get((notification_type, outcome))
+        if received is None:
+            received = self.received.labels(type_label(notification_type), outcome.value)
+            if len(self._received_by) < _CHILD_CACHE_SIZE:  # unknown types: bounded
+                self._received_by[(notification_type, outcome)] = received
+        received.inc()
+        ack_seconds = self._ack_seconds_by.get(outcome)
+        if ack_seconds is None:
+            ack_seconds = self._ack_seconds_by[outcome] = self.ack_seconds.labels(outcome.value)
+        ack_seconds.observe(seconds)
         if outcome is IntakeOutcome.STORE_ERROR:
             self.store_errors.inc()
 

@@ -15,6 +15,7 @@ listed in ``tests/protocol/spec_relaxations.py`` beside the test that proves the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -141,10 +142,13 @@ class ReturnStatuses(WireModel):
     shipment_status: ReturnShipmentStatusValue | None = None
 
 
-class StateChange(BaseModel):
-    """A piece of entity state a notification reports, with the time it became true."""
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A piece of entity state a notification reports, with the time it became true.
 
-    model_config = ConfigDict(frozen=True)
+    Built by the models from values they have validated already, once per stored notification:
+    a plain dataclass, not a validating model.
+    """
 
     slot: str  # e.g. "status" or "return:7781234/refundStatus", relative to the entity
     value: dict[str, Any]

@@ -27,39 +27,51 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 class _HeaderDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's protocol with a deadline for each request's headers.
+
+    One timer per connection, not per request: the request's start is noted (an attribute
+    write), and the timer, when it fires, either closes a connection whose headers are late or
+    re-arms itself for the current request's deadline. Arming and cancelling a timer for every
+    request was a tenth of the intake's event loop time.
+    """
+
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._header_deadline: asyncio.TimerHandle | None = None
-        self._arm_header_deadline()
+        # Loop time since which headers are awaited: from the connection's start, then from each
+        # request's first byte; None once they are complete (an idle keep-alive connection is
+        # uvicorn's keep-alive timeout's business).
+        self._awaiting_headers_since: float | None = self.loop.time()
+        self._header_deadline: asyncio.TimerHandle | None = self.loop.call_later(
+            self.header_timeout, self._check_headers
+        )
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._arm_header_deadline()
+        self._awaiting_headers_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
-        self._disarm_header_deadline()
+        self._awaiting_headers_since = None
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_header_deadline()
-        super().connection_lost(exc)
-
-    def _arm_header_deadline(self) -> None:
-        if getattr(self, "_header_deadline", None) is None:
-            self._header_deadline = self.loop.call_later(self.header_timeout, self._headers_late)
-
-    def _disarm_header_deadline(self) -> None:
-        deadline = getattr(self, "_header_deadline", None)
+        deadline, self._header_deadline = self._header_deadline, None
         if deadline is not None:
             deadline.cancel()
-            self._header_deadline = None
+        super().connection_lost(exc)
 
-    def _headers_late(self) -> None:
+    def _check_headers(self) -> None:
         self._header_deadline = None
-        if not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        since = self._awaiting_headers_since
+        now = self.loop.time()
+        if since is not None and now - since >= self.header_timeout:
             self.transport.close()
+            return
+        due = (since if since is not None else now) + self.header_timeout
+        self._header_deadline = self.loop.call_at(due, self._check_headers)
 
 
 def protocol_with_header_timeout(seconds: float) -> type[asyncio.Protocol]:
