@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
+from ymnotify.store.loopwriter import WriteTurn
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -40,8 +41,16 @@ _STOP = object()
 class GroupCommitWriter:
     """Runs write operations on one connection in batched, durable transactions."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 512):
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        max_batch: int = 512,
+        turn: WriteTurn | None = None,
+    ):
         self._connect = connect
+        # Shared with this process's LoopWriter of the same file, if there is one.
+        self._turn = turn or WriteTurn()
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(
@@ -148,6 +157,13 @@ class GroupCommitWriter:
                 _answer(item, False, StoreUnavailable("the SQLite writer has stopped"))
 
     def _commit_batch(self, connection: sqlite3.Connection, batch: list[_Request[Any]]) -> None:
+        with self._turn.held():
+            outcomes = self._run_transaction(connection, batch)
+        _answer_all(batch, outcomes)
+
+    def _run_transaction(
+        self, connection: sqlite3.Connection, batch: list[_Request[Any]]
+    ) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         try:
             connection.execute("BEGIN IMMEDIATE")
@@ -167,7 +183,7 @@ class GroupCommitWriter:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             outcomes = [(False, _translate(exc)) for _ in batch]  # one exception per waiter
-        _answer_all(batch, outcomes)
+        return outcomes
 
 
 def _answer_all(batch: list[_Request[Any]], outcomes: list[tuple[bool, Any]]) -> None:

@@ -1,9 +1,10 @@
 """The SQLite store: one file, WAL, durable group commits, usable by several local processes.
 
-Writes go through one ``GroupCommitWriter`` thread per process; reads use their own connection
-in a worker thread. Several processes (``serve``, ``worker``, the CLI) may share the file: WAL
-lets readers run beside the writer and ``busy_timeout`` makes writers of different processes
-wait for each other instead of failing.
+Accepts are written on the event loop's thread in grouped, durable commits (``LoopWriter``);
+other writes go through one ``GroupCommitWriter`` thread per process; reads use their own
+connection in a worker thread. Several processes (``serve``, ``worker``, the CLI) may share the
+file: WAL lets readers run beside the writer and ``busy_timeout`` makes writers of different
+processes wait for each other instead of failing.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class SqliteStore(Store):
             label="SQLite store",
             synchronous=synchronous,
             busy_timeout=busy_timeout,
+            loop_writer=True,  # accepts: see ``store.loopwriter``
         )
 
     @property
@@ -103,7 +105,7 @@ class SqliteStore(Store):
     # -- writes --------------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
-        accepted = await self.file.write(lambda c: _accept(c, incoming))
+        accepted = await self.file.write_on_loop(lambda c: _accept(c, incoming))
         self._work_arrived()
         return accepted
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store.groupcommit import GroupCommitWriter
+from ymnotify.store.loopwriter import LoopWriter, WriteTurn
 from ymnotify.store.migrate import migrate_sqlite
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class SqliteFile:
 
     ``label`` names the file in error messages ("SQLite store", "Market store");
     ``on_open`` runs on a fresh connection right after the migrations, before serving.
+    ``loop_writer`` adds a ``LoopWriter`` for short, frequent writes (``write_on_loop``).
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class SqliteFile:
         synchronous: SynchronousMode = "full",
         busy_timeout: float = 5.0,
         on_open: Callable[[sqlite3.Connection], Any] | None = None,
+        loop_writer: bool = False,
     ) -> None:
         self.path = Path(path)
         self.migrations = migrations
@@ -49,6 +52,10 @@ class SqliteFile:
         self.busy_timeout = busy_timeout
         self._on_open = on_open
         self._writer: GroupCommitWriter | None = None
+        self._turn = WriteTurn()
+        self._loop_writer = (
+            LoopWriter(self.connect, self._turn, busy_timeout=busy_timeout) if loop_writer else None
+        )
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
 
@@ -56,6 +63,12 @@ class SqliteFile:
 
     async def open(self) -> None:
         await asyncio.to_thread(self._open_sync)
+        if self._loop_writer is not None:
+            try:
+                await self._loop_writer.open()
+            except sqlite3.Error as exc:
+                await self.close()
+                raise StoreUnavailable(f"cannot open {self.label} {self.path}: {exc}") from exc
 
     def _open_sync(self) -> None:
         try:
@@ -70,7 +83,7 @@ class SqliteFile:
             self._reader = self.connect()
         except (sqlite3.Error, OSError) as exc:  # OSError: its directory cannot be made
             raise StoreUnavailable(f"cannot open {self.label} {self.path}: {exc}") from exc
-        self._writer = GroupCommitWriter(self.connect)
+        self._writer = GroupCommitWriter(self.connect, turn=self._turn)
         self._writer.start()
 
     async def migrate(self) -> tuple[int, int]:
@@ -92,7 +105,9 @@ class SqliteFile:
         return await asyncio.to_thread(run)
 
     async def close(self) -> None:
-        """Finish queued writes, then close both connections."""
+        """Finish queued writes, then close the connections."""
+        if self._loop_writer is not None:
+            await self._loop_writer.close()
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.to_thread(writer.stop)
@@ -130,7 +145,10 @@ class SqliteFile:
     @property
     def committed_batches(self) -> int:
         """Transactions committed since ``open``; far fewer than writes under load."""
-        return 0 if self._writer is None else self._writer.committed_batches
+        batches = 0 if self._writer is None else self._writer.committed_batches
+        if self._loop_writer is not None:
+            batches += self._loop_writer.committed_batches
+        return batches
 
     def writer(self) -> GroupCommitWriter:
         if self._writer is None:
@@ -140,6 +158,15 @@ class SqliteFile:
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` in the next group commit; return once it is durable."""
         return await self.writer().submit(operation)
+
+    async def write_on_loop(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a short ``operation`` on the event loop's thread, batched with others; return
+        once it is durable. Only for quick statements on indexed rows (see ``loopwriter``)."""
+        if self._loop_writer is None:
+            return await self.write(operation)
+        if not self.alive:
+            raise StoreUnavailable(f"the {self.label} is not open")
+        return await self._loop_writer.submit(operation)
 
     def write_nowait(self, operation: Callable[[sqlite3.Connection], Any]) -> None:
         """Queue ``operation`` without waiting; nothing happens when the file is not open."""

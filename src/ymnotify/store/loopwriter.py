@@ -1,0 +1,296 @@
+"""Short writes run on the event loop's own thread, batched, one durable commit per batch.
+
+The receiver's accepts are many and small. Run on the group-commit writer thread, each of their
+statements hands the GIL between that thread and the busy event loop twice (SQLite releases it
+while it works): under load those hand-offs cost more CPU than the statements
+(``bench/analysis.md``). Here the statements of a batch run on the loop's thread, where the
+requests were parsed, and only the ``COMMIT`` (the fsync) goes to a thread: one hand-off per
+batch. Requests arriving while a batch commits form the next batch, so commits still group.
+
+A statement on the loop's thread must never wait for a lock: the connection's busy timeout is
+zero, and a batch that finds the file locked is retried a millisecond later (the group-commit
+writer of this process gets priority through ``WriteTurn``; other processes through SQLite's
+lock). Nobody is told "stored" before the ``COMMIT`` returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ymnotify.errors import StoreUnavailable
+
+logger = logging.getLogger("ymnotify.store")
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], T]
+
+RETRY_LOCKED = 0.001  # seconds between tries while the file is locked by another writer
+
+
+class WriteTurn:
+    """Which of one process's two writers of a SQLite file may open a transaction.
+
+    The group-commit writer thread waits for its turn (``held``); the loop writer only takes a
+    free turn nobody is waiting for (``try_take``), so a steady stream of accepts cannot starve
+    job bookkeeping.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wanted = False  # set by the one thread that waits; read by the loop
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._wanted = True
+        self._lock.acquire()
+        self._wanted = False
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def try_take(self) -> bool:
+        return not self._wanted and self._lock.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._lock.release()
+
+
+@dataclass(slots=True)
+class _Request(Generic[T]):
+    operation: Operation[T]
+    future: asyncio.Future[T]
+
+
+class LoopWriter:
+    """Runs short write operations on the event loop's thread in batched, durable commits."""
+
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        turn: WriteTurn,
+        *,
+        busy_timeout: float = 5.0,
+        max_batch: int = 512,
+    ) -> None:
+        self._connect = connect
+        self._turn = turn
+        self._busy_timeout = busy_timeout
+        self._max_batch = max_batch
+        self._connection: sqlite3.Connection | None = None
+        self._committer: ThreadPoolExecutor | None = None
+        self._pending: list[_Request[Any]] = []
+        self._flush_scheduled = False
+        self._committing = False
+        self._locked_since: float | None = None  # when the first try at the waiting batch failed
+        self._lock_error: sqlite3.Error | None = None  # SQLite's answer to the last try
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.committed_batches = 0
+
+    async def open(self) -> None:
+        connection = await asyncio.to_thread(self._connect)
+        connection.execute("PRAGMA busy_timeout = 0")  # never wait on the loop's thread
+        self._connection = connection
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="ymnotify-sqlite-commit")
+
+    async def close(self) -> None:
+        """Commit everything submitted, then close the connection."""
+        await self._idle.wait()
+        connection, self._connection = self._connection, None
+        committer, self._committer = self._committer, None
+        if committer is not None:
+            committer.shutdown(wait=True)
+        if connection is not None:
+            await asyncio.to_thread(connection.close)
+
+    @property
+    def alive(self) -> bool:
+        return self._connection is not None
+
+    def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
+        """Queue ``operation``; the future resolves once the batch holding it is committed."""
+        if self._connection is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.append(_Request(operation, future))
+        self._idle.clear()
+        if not self._committing and not self._flush_scheduled:
+            self._flush_scheduled = True
+            # call_soon, not now: every request parsed in this turn of the loop joins the batch.
+            loop.call_soon(self._flush, loop)
+        return future
+
+    # -- one batch -----------------------------------------------------------------------------
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._flush_scheduled = False
+        connection = self._connection
+        if self._committing or not self._pending:
+            return
+        if connection is None:
+            self._fail(self._take_all(), StoreUnavailable("the SQLite store was closed"))
+            return
+        if not self._begin(connection):
+            self._retry_later(loop)
+            return
+        self._locked_since = None
+        batch = self._pending[: self._max_batch]
+        del self._pending[: self._max_batch]
+        outcomes = _run_batch(connection, batch)
+        if outcomes is None:  # the transaction itself failed and was rolled back
+            self._turn.give_back()
+            self._fail(batch, StoreUnavailable("SQLite write failed: the transaction was lost"))
+            self._flush_soon(loop)
+            return
+        self._committing = True
+        assert self._committer is not None
+        committed = loop.run_in_executor(self._committer, _commit, connection)
+        committed.add_done_callback(lambda done: self._finish(loop, batch, outcomes, done))
+
+    def _begin(self, connection: sqlite3.Connection) -> bool:
+        """Open the batch's transaction; ``False`` when another writer has the file now."""
+        if not self._turn.try_take():
+            return False
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._turn.give_back()
+            if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                self._lock_error = exc
+                return False
+            self._fail(self._take_all(), _unavailable(exc))
+            return False
+        return True
+
+    def _retry_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._pending:
+            self._settle_idle()
+            return
+        now = time.monotonic()
+        if self._locked_since is None:
+            self._locked_since = now
+        elif now - self._locked_since >= self._busy_timeout:
+            self._locked_since = None
+            message = f"the database stayed locked for {self._busy_timeout:g}s"
+            failure = StoreUnavailable(f"SQLite write failed: {message}")
+            failure.__cause__ = self._lock_error  # None: this process's other writer held it
+            self._fail(self._take_all(), failure)
+            return
+        self._flush_scheduled = True
+        loop.call_later(RETRY_LOCKED, self._flush, loop)
+
+    def _finish(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Request[Any]],
+        outcomes: list[tuple[bool, Any]],
+        committed: asyncio.Future[None],
+    ) -> None:
+        self._turn.give_back()
+        self._committing = False
+        failure: BaseException | None
+        if committed.cancelled():
+            failure = StoreUnavailable("the commit was cancelled")
+        else:
+            failure = committed.exception()
+        if failure is None:
+            self.committed_batches += 1
+            for request, (ok, value) in zip(batch, outcomes, strict=True):
+                _settle(request.future, ok, value)
+        else:
+            self._fail(batch, failure)
+        self._flush_soon(loop)
+        self._settle_idle()
+
+    def _flush_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush, loop)
+
+    def _take_all(self) -> list[_Request[Any]]:
+        taken, self._pending = self._pending, []
+        return taken
+
+    def _fail(self, batch: list[_Request[Any]], failure: BaseException) -> None:
+        for request in batch:
+            _settle(request.future, False, failure)
+        self._settle_idle()
+
+    def _settle_idle(self) -> None:
+        if not self._pending and not self._committing and not self._flush_scheduled:
+            self._idle.set()
+
+
+def _run_batch(
+    connection: sqlite3.Connection, batch: list[_Request[Any]]
+) -> list[tuple[bool, Any]] | None:
+    """Run a batch inside the open transaction: ``(ok, result or exception)`` per operation.
+
+    First all together, with no savepoint: a savepoint held open over the batch makes SQLite
+    copy every page it changes into a statement journal, which doubled the cost of an accept,
+    and one per operation costs two statements each. If an operation fails, the transaction is
+    rolled back and the batch runs again with a savepoint around each operation, so one failing
+    operation cannot spoil the others. ``None``: the transaction failed as a whole (rolled back;
+    for instance another process took the file between the rollback and the new transaction).
+    """
+    try:
+        try:
+            return [(True, request.operation(connection)) for request in batch]
+        except Exception:
+            connection.execute("ROLLBACK")
+        connection.execute("BEGIN IMMEDIATE")
+        outcomes: list[tuple[bool, Any]] = []
+        for request in batch:
+            connection.execute("SAVEPOINT op")
+            try:
+                outcomes.append((True, request.operation(connection)))
+            except Exception as exc:
+                connection.execute("ROLLBACK TO op")
+                outcomes.append((False, _translate(exc)))
+            connection.execute("RELEASE op")
+        return outcomes
+    except sqlite3.Error:
+        logger.warning("a SQLite batch failed as a whole; its writes fail", exc_info=True)
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        return None
+
+
+def _commit(connection: sqlite3.Connection) -> None:
+    # On the committer thread: SQLite releases the GIL for the fsync.
+    try:
+        connection.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    failure = StoreUnavailable(f"SQLite write failed: {exc}")
+    failure.__cause__ = exc
+    return failure
+
+
+def _translate(exc: Exception) -> Exception:
+    return _unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the waiter was cancelled (client gone); the write stands regardless
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
