@@ -373,6 +373,10 @@ def _prune_params(selection: PruneSelection) -> dict[str, Any]:
 
 # -- pure helpers, run on the writer or reader thread ------------------------------------------
 
+# Built once: ``json.dumps`` with options builds an encoder per call, twice per accept.
+_HEADERS_JSON = json.JSONEncoder()
+_STATE_JSON = json.JSONEncoder(sort_keys=True)
+
 
 def _accept(connection: sqlite3.Connection, incoming: Incoming) -> Accepted:
     status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
@@ -386,7 +390,7 @@ def _accept(connection: sqlite3.Connection, incoming: Incoming) -> Accepted:
             "event_time": None if incoming.event_time is None else utc_text(incoming.event_time),
             "received_at": utc_text(incoming.received_at),
             "source": incoming.source,
-            "headers": json.dumps(list(incoming.headers)),
+            "headers": _HEADERS_JSON.encode(list(incoming.headers)),
             "body": incoming.body,
             "error": incoming.quarantine_reason,
         },
@@ -419,7 +423,7 @@ def _apply_state(
             {
                 "entity": entity,
                 "slot": change.slot,
-                "value": json.dumps(change.value, sort_keys=True),
+                "value": _STATE_JSON.encode(change.value),
                 "event_time": utc_text(change.at),
                 "notification_id": notification_id,
             },
