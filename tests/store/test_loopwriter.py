@@ -12,7 +12,7 @@ import pytest
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store.groupcommit import GroupCommitWriter
-from ymnotify.store.loopwriter import LoopWriter, WriteTurn
+from ymnotify.store.loopwriter import SLICE, LoopWriter, WriteTurn
 
 Connect = Callable[[], sqlite3.Connection]
 
@@ -67,6 +67,32 @@ async def test_requests_of_one_loop_turn_share_one_commit(
     assert results == list(range(300))
     assert writer.committed_batches == 1
     assert _rows(connect) == list(range(300))
+
+
+async def test_a_big_batch_lets_the_loop_run_between_its_slices(
+    writer: LoopWriter, connect: Connect
+) -> None:
+    ran: list[int] = []
+    seen_by_other_callbacks: list[int] = []
+
+    def noting(value: int) -> Callable[[sqlite3.Connection], int]:
+        insert = _insert(value)
+
+        def run(connection: sqlite3.Connection) -> int:
+            ran.append(value)
+            return insert(connection)
+
+        return run
+
+    loop = asyncio.get_running_loop()
+    futures = [writer.submit(noting(n)) for n in range(10 * SLICE)]
+    for _ in range(5):  # callbacks queued now run while the batch is being worked through
+        loop.call_soon(lambda: seen_by_other_callbacks.append(len(ran)))
+    await asyncio.gather(*futures)
+    assert writer.committed_batches == 1  # still one transaction
+    assert seen_by_other_callbacks  # and the loop was not held for all of it
+    assert min(seen_by_other_callbacks) < 10 * SLICE
+    assert _rows(connect) == list(range(10 * SLICE))
 
 
 async def test_requests_arriving_during_a_commit_form_the_next_batch(

@@ -34,6 +34,9 @@ T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
 
 RETRY_LOCKED = 0.001  # seconds between tries while the file is locked by another writer
+# Operations run between two turns of the loop (an accept takes ~50 µs): a batch of hundreds
+# must not hold the loop for tens of milliseconds, PINGs and other requests go in between.
+SLICE = 16
 
 
 class WriteTurn:
@@ -91,6 +94,9 @@ class LoopWriter:
         self._pending: list[_Request[Any]] = []
         self._flush_scheduled = False
         self._committing = False
+        # The open transaction's operations and their outcomes so far (None: no transaction).
+        self._batch: list[_Request[Any]] | None = None
+        self._outcomes: list[tuple[bool, Any]] = []
         self._locked_since: float | None = None  # when the first try at the waiting batch failed
         self._lock_error: sqlite3.Error | None = None  # SQLite's answer to the last try
         self._idle = asyncio.Event()
@@ -125,7 +131,7 @@ class LoopWriter:
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append(_Request(operation, future))
         self._idle.clear()
-        if not self._committing and not self._flush_scheduled:
+        if not self._committing and self._batch is None and not self._flush_scheduled:
             self._flush_scheduled = True
             # call_soon, not now: every request parsed in this turn of the loop joins the batch.
             loop.call_soon(self._flush, loop)
@@ -136,7 +142,7 @@ class LoopWriter:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self._flush_scheduled = False
         connection = self._connection
-        if self._committing or not self._pending:
+        if self._committing or self._batch is not None or not self._pending:
             return
         if connection is None:
             self._fail(self._take_all(), StoreUnavailable("the SQLite store was closed"))
@@ -145,16 +151,43 @@ class LoopWriter:
             self._retry_later(loop)
             return
         self._locked_since = None
-        batch = self._pending[: self._max_batch]
-        del self._pending[: self._max_batch]
-        outcomes = _run_batch(connection, batch)
-        if outcomes is None:  # the transaction itself failed and was rolled back
-            self._turn.give_back()
-            self._fail(batch, StoreUnavailable("SQLite write failed: the transaction was lost"))
-            self._flush_soon(loop)
+        self._batch, self._outcomes = [], []
+        self._run_slice(loop)
+
+    def _run_slice(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the next few waiting operations in the open transaction, then yield to the loop
+        (more come) or commit (none left, or the batch is full)."""
+        connection, batch = self._connection, self._batch
+        assert connection is not None
+        assert batch is not None
+        piece = self._pending[: min(SLICE, self._max_batch - len(batch))]
+        del self._pending[: len(piece)]
+        batch.extend(piece)
+        try:
+            results = [(True, request.operation(connection)) for request in piece]
+        except Exception:  # one failed: redo the whole batch, each operation on its own
+            outcomes = _run_one_by_one(connection, batch)
+            if outcomes is None:  # the transaction itself failed and was rolled back
+                self._batch, self._outcomes = None, []
+                self._turn.give_back()
+                self._fail(batch, StoreUnavailable("SQLite write failed: the transaction was lost"))
+                self._flush_soon(loop)
+                return
+            self._outcomes = outcomes
+        else:
+            self._outcomes.extend(results)
+        if self._pending and len(batch) < self._max_batch:
+            loop.call_soon(self._run_slice, loop)  # PINGs and other requests go in between
             return
-        self._committing = True
+        self._start_commit(loop)
+
+    def _start_commit(self, loop: asyncio.AbstractEventLoop) -> None:
+        connection, batch, outcomes = self._connection, self._batch, self._outcomes
+        assert connection is not None
+        assert batch is not None
         assert self._committer is not None
+        self._batch, self._outcomes = None, []
+        self._committing = True
         committed = loop.run_in_executor(self._committer, _commit, connection)
         committed.add_done_callback(lambda done: self._finish(loop, batch, outcomes, done))
 
@@ -228,27 +261,24 @@ class LoopWriter:
         self._settle_idle()
 
     def _settle_idle(self) -> None:
-        if not self._pending and not self._committing and not self._flush_scheduled:
+        idle = not (self._pending or self._committing or self._flush_scheduled)
+        if idle and self._batch is None:
             self._idle.set()
 
 
-def _run_batch(
+def _run_one_by_one(
     connection: sqlite3.Connection, batch: list[_Request[Any]]
 ) -> list[tuple[bool, Any]] | None:
-    """Run a batch inside the open transaction: ``(ok, result or exception)`` per operation.
+    """After an operation failed: roll the transaction back and run the batch again with a
+    savepoint around each operation, so the failing one cannot spoil the others.
 
-    First all together, with no savepoint: a savepoint held open over the batch makes SQLite
-    copy every page it changes into a statement journal, which doubled the cost of an accept,
-    and one per operation costs two statements each. If an operation fails, the transaction is
-    rolled back and the batch runs again with a savepoint around each operation, so one failing
-    operation cannot spoil the others. ``None``: the transaction failed as a whole (rolled back;
-    for instance another process took the file between the rollback and the new transaction).
+    The first run has no savepoints: a savepoint open over a batch makes SQLite copy every page
+    it changes into a statement journal (it doubled the cost of an accept), and one per
+    operation costs two statements each. ``None``: the transaction failed as a whole (rolled
+    back; for instance another process took the file between the rollback and the new one).
     """
     try:
-        try:
-            return [(True, request.operation(connection)) for request in batch]
-        except Exception:
-            connection.execute("ROLLBACK")
+        connection.execute("ROLLBACK")
         connection.execute("BEGIN IMMEDIATE")
         outcomes: list[tuple[bool, Any]] = []
         for request in batch:
