@@ -33,20 +33,27 @@ INTAKE_STAGES: tuple[tuple[str, str, str], ...] = (
         "uvicorn/",
     ),
     ("receiver intake, all of it", "ReceiverApp._intake", "receiver/app.py"),
-    ("  source check", "SourcePolicy.client_address", "receiver/sources.py"),
+    ("  source check", "SourcePolicy.admit", "receiver/sources.py"),
     ("  reading the body", "ReceiverApp._read_body", "receiver/app.py"),
     ("  parse_body: JSON + model + dedup key", "parse_body", "protocol/parse.py"),
     ("    JSON parsing (wire.loads)", "loads", "protocol/wire.py"),
     ("    model validation (pydantic)", "parse_payload", "protocol/parse.py"),
     ("    dedup key (canonical form + SHA-256)", "dedup_key", "protocol/wire.py"),
-    ("  state changes of the notification", "state_changes", "protocol/models.py"),
+    # The benchmark's body is an ORDER_STATUS_UPDATED (bench/bodies.py).
+    (
+        "  state changes of the notification",
+        "OrderStatusUpdated.state_changes",
+        "protocol/models.py",
+    ),
     ("  headers decoded for storage", "_decode_headers", "receiver/app.py"),
     ("  handing over to the store", "SqliteStore.accept", "store/sqlite.py"),
     ("  the 200 answer (body + send)", "ReceiverApp._send_success", "receiver/app.py"),
-    ("event loop: waking the waiters of a batch", "_settle", "store/groupcommit.py"),
-    ("SQLite writer thread: batches, all of it", "GroupCommitWriter._commit_batch", "store/"),
+    ("loop writer: a batch's statements, on the loop", "LoopWriter._run_slice", "store/"),
     ("  inserting one notification (_accept)", "_accept", "store/sqlite.py"),
     ("  entity state update (_apply_state)", "_apply_state", "store/sqlite.py"),
+    ("loop writer: the COMMIT and its fsync, on its thread", "_commit", "store/loopwriter.py"),
+    ("event loop: waking the waiters of a batch", "LoopWriter._finish", "store/loopwriter.py"),
+    ("group-commit writer thread (PINGs, jobs)", "GroupCommitWriter._commit_batch", "store/"),
 )
 
 
