@@ -53,6 +53,10 @@ def test_rfc3339_is_utc_with_microseconds_and_z() -> None:
         VALID,
         {**VALID, "time": "2025-01-01T00:00:00Z"},
         {**VALID, "time": "2025-01-01T03:00:00+03:00"},
+        {**VALID, "time": "2025-01-16T10:09:49.759084017Z"},  # nine digits, as Market sends
+        {**VALID, "time": "2017-11-21T00:00:00.213Z"},
+        {**VALID, "time": "2025-01-01t00:00:00z"},  # RFC 3339 allows either case
+        {**VALID, "time": "2025-01-01T00:00:00-00:30"},
         {**VALID, "name": "n" * NAME_MAX_LENGTH, "version": "v" * 100},
         {**VALID, "extra": "ignored"},
     ],
@@ -85,6 +89,28 @@ def test_bodies_market_accepts(document: dict[str, Any]) -> None:
 )
 def test_bodies_market_refuses_with_the_reason(document: Any, problem: str) -> None:
     assert success_body_problem(document) == problem
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2025-01-01 00:00:00Z",  # a space for the T
+        "20250101T000000Z",  # ISO 8601 basic format
+        "2025-W01-3T00:00:00Z",  # week date
+        "2025-01-01T00:00Z",  # no seconds
+        "2025-01-01T00:00:00+0300",  # offset without a colon
+        "2025-01-01T00:00:00,5Z",  # decimal comma
+        "2025-01-01T00:00:00.Z",  # a point without digits
+        "2025-13-01T00:00:00Z",  # month 13
+        "2025-02-30T00:00:00Z",  # no such day
+        "2025-01-01T24:00:01Z",
+        " 2025-01-01T00:00:00Z",
+    ],
+)
+def test_times_python_would_read_but_rfc3339_does_not_are_refused(time: str) -> None:
+    assert success_body_problem({**VALID, "time": time}) == (
+        f"time {time!r} is not an RFC 3339 date-time"
+    )
 
 
 @pytest.mark.parametrize(

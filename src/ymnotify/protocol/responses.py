@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,10 +72,23 @@ def success_body_problem(document: Any) -> str | None:
     time = document.get("time")
     if not isinstance(time, str):
         return "time is missing or not a string"
-    try:
-        parsed = datetime.fromisoformat(time)
+    shape = _RFC3339_DATE_TIME.fullmatch(time)
+    if shape is None:
+        return f"time {time!r} is not an RFC 3339 date-time"
+    if shape["offset"] is None:
+        return f"time {time!r} has no UTC offset"
+    try:  # the shape is right; are the values (month 13, hour 25, Feb 30)?
+        datetime.fromisoformat(time.upper())
     except ValueError:
         return f"time {time!r} is not an RFC 3339 date-time"
-    if parsed.tzinfo is None:
-        return f"time {time!r} has no UTC offset"
     return None
+
+
+# RFC 3339's date-time: full date, "T", time with seconds, optional fraction, "Z" or ±hh:mm
+# ("T" and "Z" in either case). ``datetime.fromisoformat`` alone is wider: it also takes a space
+# for "T", basic and week formats, minutes without seconds and offsets without a colon, which a
+# strict parser such as Market's refuses. The offset is optional here only so that its absence
+# gets its own message.
+_RFC3339_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})?"
+)
