@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ymnotify.admin import access
 from ymnotify.admin.access import (
     Access,
     bearer_token,
@@ -102,3 +103,54 @@ def test_loopback_is_all_of_127_slash_8_and_not_a_lookalike() -> None:
     assert not is_loopback("128.0.0.1")
     assert not is_loopback("not an address")
     assert not is_loopback("")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_client_waits_after_too_many_wrong_tokens_then_may_try_again() -> None:
+    clock = _Clock()
+    guesses = access.GuessLimiter(limit=3, window=60, clock=clock)
+    for _ in range(2):
+        guesses.failed("10.0.0.7")
+        clock.now += 1
+    assert guesses.wait("10.0.0.7") == 0  # two wrong tokens: still allowed to try
+    guesses.failed("10.0.0.7")
+    assert guesses.wait("10.0.0.7") == pytest.approx(58)  # the window began two seconds ago
+    assert guesses.wait("10.0.0.8") == 0  # another client is not affected
+    clock.now += 58
+    assert guesses.wait("10.0.0.7") == 0
+    guesses.failed("10.0.0.7")  # a new window: one wrong token so far
+    assert guesses.wait("10.0.0.7") == 0
+
+
+def test_wrong_tokens_spread_over_windows_never_block() -> None:
+    clock = _Clock()
+    guesses = access.GuessLimiter(limit=3, window=60, clock=clock)
+    for _ in range(10):
+        guesses.failed("10.0.0.7")
+        guesses.failed("10.0.0.7")
+        assert guesses.wait("10.0.0.7") == 0
+        clock.now += 60
+
+
+def test_the_clients_remembered_are_bounded() -> None:
+    clock = _Clock()
+    guesses = access.GuessLimiter(limit=1, window=60, clock=clock)
+    for n in range(25_000):
+        guesses.failed(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
+    assert guesses.wait("10.0.97.167") > 0  # the newest are still counted (n = 24,999)
+    remembered = sum(
+        guesses.wait(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}") > 0 for n in range(25_000)
+    )
+    assert 0 < remembered <= 10_000
+
+
+def test_a_guess_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        access.GuessLimiter(limit=0)

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from tests.admin.servers import serving
-from ymnotify.admin import NavLink, ReceiverMetrics, Section, create_admin_app
+from ymnotify.admin import NavLink, ReceiverMetrics, Section, access, create_admin_app
 from ymnotify.admin.app import AdminConfig
 from ymnotify.protocol.samples import sample
 from ymnotify.receiver.app import ReceiverApp, ReceiverConfig
@@ -121,3 +121,39 @@ async def test_pages_escape_what_came_from_outside() -> None:
         assert "<script>alert" not in page.text
         assert "<img src=x>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1].text
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_client_guessing_the_token_is_refused_for_a_while_then_admitted() -> None:
+    clock = _Clock()
+    guesses = access.GuessLimiter(limit=3, window=60, clock=clock)
+    admin = create_admin_app(
+        MemoryStore(), ReceiverMetrics(), AdminConfig(token="right", guesses=guesses)
+    )
+    right = {"Authorization": "Bearer right"}
+    async with serving(admin) as url, httpx.AsyncClient() as client:
+        wrong = [
+            await client.get(url + "/metrics", headers={"Authorization": f"Bearer guess{n}"})
+            for n in range(3)
+        ]
+        assert [answer.status_code for answer in wrong] == [401, 401, 401]
+        blocked = await client.get(url + "/metrics", headers=right)
+        assert blocked.status_code == 429  # even the right token, while it waits
+        assert blocked.headers["retry-after"] == "60"
+        assert blocked.json()["error"]["type"] == "TOO_MANY_REQUESTS"
+        form = await client.post(url + "/ui/login", data={"token": "right", "next": "/ui/"})
+        assert form.status_code == 429
+        assert "Too many wrong tokens" in form.text
+        clock.now += 60
+        admitted = await client.get(url + "/metrics", headers=right)
+        assert admitted.status_code == 200
+        missing = [await client.get(url + "/metrics") for _ in range(5)]
+        assert {answer.status_code for answer in missing} == {401}  # no token is not a guess
+        assert (await client.get(url + "/metrics", headers=right)).status_code == 200

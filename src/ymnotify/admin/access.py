@@ -6,7 +6,8 @@ The rules (PRODUCT.md, "Decisions pinned → Admin"):
 - With a token set, every client must present it, loopback included.
 - Without a token, only loopback clients are admitted.
 
-The client is the TCP peer: the admin listener never believes ``X-Forwarded-For``.
+The client is the TCP peer: the admin listener never believes ``X-Forwarded-For``. A client that
+presents wrong tokens too often is refused for a while, whatever it presents (``GuessLimiter``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import enum
 import hashlib
 import hmac
 import ipaddress
+import time
+from collections.abc import Callable
 
 
 class Access(enum.Enum):
@@ -81,3 +84,65 @@ def token_from_session(cookie: str | None, token: str | None) -> str | None:
     if not cookie or not token:
         return None
     return token if hmac.compare_digest(cookie.encode(), session_value(token).encode()) else None
+
+
+DEFAULT_GUESSES = 10  # wrong tokens a client may present per window
+DEFAULT_GUESS_WINDOW = 60.0  # seconds
+_MAX_TRACKED_CLIENTS = 10_000  # bounds the memory an attacker with many addresses can take
+
+
+class GuessLimiter:
+    """Counts wrong tokens per client; after ``limit`` in a window the client waits it out.
+
+    A token is long and random, so this is not what keeps it safe; it keeps a guessing client
+    from costing the listener a request per guess for ever, and makes the guessing show up as
+    429s. While a client waits, even the right token is refused (a limiter that let the right
+    one through would answer "right" or "wrong" for every guess). ``clock`` is seconds,
+    monotonic.
+    """
+
+    def __init__(
+        self,
+        limit: int = DEFAULT_GUESSES,
+        window: float = DEFAULT_GUESS_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("the guess limit and its window must be positive")
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, tuple[float, int]] = {}  # client → (window start, count)
+
+    def wait(self, client: str | None) -> float:
+        """Seconds ``client`` must wait before its next try counts; 0 when it may try now."""
+        entry = self._failures.get(client or "")
+        if entry is None:
+            return 0.0
+        started, count = entry
+        remaining = started + self.window - self._clock()
+        if remaining <= 0:
+            del self._failures[client or ""]
+            return 0.0
+        return remaining if count >= self.limit else 0.0
+
+    def failed(self, client: str | None) -> None:
+        """Note a wrong token from ``client``."""
+        key = client or ""
+        now = self._clock()
+        started, count = self._failures.get(key, (now, 0))
+        if now - started >= self.window:
+            started, count = now, 0
+        if key not in self._failures and len(self._failures) >= _MAX_TRACKED_CLIENTS:
+            self._forget_expired(now)
+        self._failures[key] = (started, count + 1)
+
+    def _forget_expired(self, now: float) -> None:
+        expired = [k for k, (started, _) in self._failures.items() if now - started >= self.window]
+        for key in expired:
+            del self._failures[key]
+        if len(self._failures) >= _MAX_TRACKED_CLIENTS:  # all fresh: the oldest half goes
+            for key in sorted(self._failures, key=lambda k: self._failures[k][0])[
+                : _MAX_TRACKED_CLIENTS // 2
+            ]:
+                del self._failures[key]

@@ -9,6 +9,7 @@ requested without either sends the browser to that form.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ class AdminConfig:
 
     token: str | None = None
     ping_recent: timedelta = DEFAULT_PING_RECENT
+    guesses: access.GuessLimiter | None = None  # default: 10 wrong tokens a minute per client
 
 
 def create_admin_app(
@@ -59,6 +61,7 @@ def create_admin_app(
 ) -> AdminApp:
     """The admin app over ``store`` (opened by the receiver's lifespan, not by this app)."""
     config = config or AdminConfig()
+    guesses = config.guesses or access.GuessLimiter()  # one count for the API and the login form
     csrf_secret = csrf.new_secret()
     pages = Pages(
         store,
@@ -80,7 +83,7 @@ def create_admin_app(
     routes = [
         Route("/", root),
         Route("/metrics", metrics_endpoint),
-        Route(LOGIN_PATH, _login_form(config.token), methods=["GET", "POST"]),
+        Route(LOGIN_PATH, _login_form(config.token, guesses), methods=["GET", "POST"]),
         Route("/ui/logout", _logout, methods=["POST"]),
         Mount("/ui/static", StaticFiles(packages=[("ymnotify.admin", "static")]), name="static"),
         *pages.routes(),
@@ -92,15 +95,16 @@ def create_admin_app(
         routes=routes,
         exception_handlers={BadQuery: _bad_query, StoreError: _store_failed, 404: _not_found},
     )
-    return AdminApp(starlette, config.token)
+    return AdminApp(starlette, config.token, guesses)
 
 
 class AdminApp:
     """The access check in front of the routes; lifespan passes straight through."""
 
-    def __init__(self, routes: Starlette, token: str | None) -> None:
+    def __init__(self, routes: Starlette, token: str | None, guesses: access.GuessLimiter) -> None:
         self.routes = routes
         self.token = token
+        self.guesses = guesses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _open(scope["path"]):
@@ -111,10 +115,16 @@ class AdminApp:
         if presented is None:  # a logged-in browser following a link to /api/… or /metrics
             presented = access.token_from_session(request.cookies.get(SESSION_COOKIE), self.token)
         client = scope["client"][0] if scope.get("client") else None
+        wait = self.guesses.wait(client)
+        if wait:
+            await _too_many_guesses(wait)(scope, receive, send)
+            return
         decision = access.decide(client, presented, self.token)
         if decision is access.Access.ADMIT:
             await self.routes(scope, receive, send)
             return
+        if decision is access.Access.WRONG_TOKEN:
+            self.guesses.failed(client)
         await _refusal(request, decision)(scope, receive, send)
 
 
@@ -140,7 +150,16 @@ def _refusal(request: Request, decision: access.Access) -> Response:
     return response
 
 
-def _login_form(token: str | None) -> Any:
+def _too_many_guesses(wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = error_response(
+        429, "TOO_MANY_REQUESTS", f"too many wrong admin tokens; try again in {seconds} s"
+    )
+    response.headers["retry-after"] = str(seconds)
+    return response
+
+
+def _login_form(token: str | None, guesses: access.GuessLimiter) -> Any:
     async def login(request: Request) -> Response:
         target = _safe_next(request.query_params.get("next"))
         if not token:
@@ -154,7 +173,12 @@ def _login_form(token: str | None) -> Any:
         presented = (form.get("token") or [""])[0]
         target = _safe_next((form.get("next") or [target])[0])
         client = request.client.host if request.client else None
+        wait = guesses.wait(client)
+        if wait:
+            error = f"Too many wrong tokens; try again in {max(1, math.ceil(wait))} s."
+            return render("login.html", 429, next=target, error=error, **_bare())
         if access.decide(client, presented, token) is not access.Access.ADMIT:
+            guesses.failed(client)
             return render(
                 "login.html", 401, next=target, error="That is not the admin token.", **_bare()
             )
