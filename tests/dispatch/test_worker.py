@@ -354,3 +354,28 @@ async def worker_running(
         yield worker
     finally:
         await worker.stop()
+
+
+async def test_a_retry_runs_when_it_falls_due_not_at_the_next_poll(store: Store) -> None:
+    router = Router()
+    started: list[float] = []
+
+    @router.on(OrderCreated, name="flaky")
+    async def flaky(event: OrderCreated, meta: EventMeta) -> None:
+        started.append(time.monotonic())
+        if meta.attempt == 1:
+            raise ConnectionError("ERP unreachable")
+
+    # A poll every 60 s: the retry (0.1–0.2 s after the failure, with jitter) must not wait
+    # for it. ``eventually`` gives up after 15 s, long before the first poll.
+    settings = WorkerSettings(
+        retry=RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=0.2),
+        poll_interval=60,
+        lease=30,
+    )
+    async with worker_running(store, router, settings):
+        notification = await accept(store, sample("ORDER_CREATED"))
+        await eventually(lambda: has_attempts(store, notification, 2), what="the retry", within=15)
+    assert len(started) == 2
+    assert started[1] - started[0] >= 0.1  # it did wait for its time
+    assert await status(store, notification) is NotificationStatus.DONE

@@ -10,8 +10,9 @@ One loop per worker, repeated until stopped:
 3. *run* each job in its own task: parse, call through middlewares with injected dependencies
    and a timeout, then record done / unhandled, or a failure that the retry policy turns into a
    later retry or a dead letter;
-4. *sleep* until this process adds work (the store tells its listeners), a job finishes, or the
-   poll interval passes (work added by other processes is found by polling).
+4. *sleep* until this process adds work (the store tells its listeners), a job finishes, a
+   retry this worker scheduled falls due, or the poll interval passes (work added by other
+   processes, and leases that expired, are found by polling).
 
 A heartbeat renews the leases of running jobs every third of the lease. A job whose lease was
 lost (this process froze past it and another worker took the job) is cancelled here. ``stop``
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import os
 import random
@@ -33,7 +35,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ymnotify.clock import Clock, SystemClock
@@ -112,6 +114,10 @@ class Worker:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._lost: set[int] = set()
         self._wake = asyncio.Event()
+        # When the retries this worker scheduled fall due (a heap): it wakes for them instead
+        # of finding them at its next poll. Retries scheduled elsewhere and expired leases are
+        # still found by polling.
+        self._retries_due: list[datetime] = []
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
@@ -189,6 +195,7 @@ class Worker:
             # A store that never suspends (the memory one) must not starve the running jobs.
             await asyncio.sleep(0)
             self._wake.clear()
+            looked_at = self._clock.now()
             try:
                 planned = await self._plan()
                 claimed = await self._claim()
@@ -201,8 +208,19 @@ class Worker:
                 planned = claimed = False
             if not (planned or claimed):
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_interval):
+                    async with asyncio.timeout(self._pause(looked_at)):
                         await self._wake.wait()
+
+    def _pause(self, looked_at: datetime) -> float:
+        """Seconds to wait for a wake-up: the poll interval, or less when a retry this worker
+        scheduled falls due sooner. Retries due by ``looked_at`` were there for the last claim."""
+        due = self._retries_due
+        while due and due[0] <= looked_at:
+            heapq.heappop(due)
+        pause = self.settings.poll_interval
+        if due:
+            pause = min(pause, (due[0] - self._clock.now()).total_seconds())
+        return max(pause, 0.0)
 
     async def _plan(self) -> bool:
         rows = await self.store.unplanned(self.settings.plan_batch)
@@ -346,6 +364,7 @@ class Worker:
                 error,
             )
         else:
+            heapq.heappush(self._retries_due, retry_at)
             for observer in self._observers:
                 observer.retry_scheduled(job.handler)
             logger.warning(
