@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.admin.servers import admin_url
@@ -252,8 +254,62 @@ def test_admin_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
         admin = admin_url(running).replace("0.0.0.0", "127.0.0.1")
         assert httpx.get(admin + "/api/stats").status_code == 401
         assert httpx.get(admin + "/api/stats", headers=AUTH).status_code == 200
+        running.wait_for_output("its token travels in clear")  # plain HTTP beyond loopback
     finally:
         assert running.stop() == 0
+
+
+def test_the_admin_listener_serves_https_and_marks_its_cookie_secure(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1")
+    cert_file, key_file = tmp_path / "chain.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(b"".join(blob.bytes() for blob in certificate.cert_chain_pems))
+    certificate.private_key_pem.write_to_path(str(key_file))
+    db = f"sqlite:///{tmp_path / 'inbox.db'}"
+    running = start_server(
+        [
+            *("serve", "--port", "0", "--db", db, "--admin-port", "0"),
+            *("--admin-tls-cert", str(cert_file), "--admin-tls-key", str(key_file)),
+        ],
+        env={"YMNOTIFY_ADMIN_TOKEN": TOKEN},
+    )
+    try:
+        admin = admin_url(running)
+        assert admin.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        with httpx.Client(verify=context, timeout=10) as client:
+            assert client.get(admin + "/api/stats").status_code == 401
+            assert client.get(admin + "/api/stats", headers=AUTH).status_code == 200
+            login = client.post(admin + "/ui/login", data={"token": TOKEN, "next": "/ui/"})
+            assert login.status_code == 303
+            cookie = login.headers["set-cookie"].lower()
+            assert "secure" in cookie
+            assert "httponly" in cookie
+        with pytest.raises(httpx.HTTPError):  # not served in clear
+            httpx.get(admin.replace("https://", "http://") + "/api/stats", headers=AUTH)
+        assert "travels in clear" not in "".join(running.output)
+    finally:
+        assert running.stop() == 0
+
+
+def test_admin_tls_needs_both_files(tmp_path: Path) -> None:
+    cert = tmp_path / "chain.pem"
+    cert.write_text("not used")
+    refused = run_cli(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            f"sqlite:///{tmp_path / 'i.db'}",
+            "--admin-tls-cert",
+            str(cert),
+        ],
+        timeout=30,
+    )
+    assert refused.returncode != 0
+    assert "--admin-tls-cert and --admin-tls-key go together" in refused.stderr
 
 
 def test_no_admin_starts_only_the_receiver(tmp_path: Path) -> None:

@@ -188,6 +188,7 @@ def _login_form(token: str | None, guesses: access.GuessLimiter) -> Any:
             access.session_value(token),
             httponly=True,
             samesite="strict",
+            secure=request.url.scheme == "https",  # over HTTPS, never sent back in clear
             path="/",
         )
         return response

@@ -10,7 +10,7 @@ import click
 
 from ymnotify import __version__, logs
 from ymnotify.admin import AdminConfig, ReceiverMetrics, create_admin_app
-from ymnotify.admin.access import binding_problem
+from ymnotify.admin.access import binding_problem, is_loopback
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.options import ByteSize, Duration, option
 from ymnotify.dispatch.metrics import HandlerMetrics
@@ -142,6 +142,17 @@ from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
     help="Token for the admin listener: API clients send Authorization: Bearer TOKEN, the"
     " dashboard asks for it once. Set, it is required from every client.",
 )
+@option(
+    "--admin-tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve the admin listener over HTTPS with this certificate (PEM; chain included). Beyond"
+    " loopback, use it (or a TLS proxy): the token travels with every request.",
+)
+@option(
+    "--admin-tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Private key for --admin-tls-cert (PEM).",
+)
 @option("--no-admin", is_flag=True, help="Do not start the admin listener.")
 @option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
 @option(
@@ -171,6 +182,8 @@ def serve(
     admin_host: str,
     admin_port: int,
     admin_token: str | None,
+    admin_tls_cert: str | None,
+    admin_tls_key: str | None,
     no_admin: bool,
     log_format: str,
     log_level: str,
@@ -194,6 +207,8 @@ def serve(
             raise ConfigError("--integration-version must be 1–100 characters")
         if bool(tls_cert) != bool(tls_key):
             raise ConfigError("--tls-cert and --tls-key go together")
+        if bool(admin_tls_cert) != bool(admin_tls_key):
+            raise ConfigError("--admin-tls-cert and --admin-tls-key go together")
         if no_market_ranges and not allow_networks and not allow_any_source:
             raise ConfigError("--no-market-ranges without --allow-network refuses every source")
         sources = SourcePolicy.build(
@@ -229,10 +244,14 @@ def serve(
     url = server.bound_url(sock, listener)
     servers = [(server.uvicorn_config(receiver, listener), sock)]
     admin_url = None
+    admin_in_clear = False
     if not no_admin:
-        admin_listener = server.Listener(admin_host, admin_port, header_timeout=header_timeout)
+        admin_listener = server.Listener(
+            admin_host, admin_port, admin_tls_cert, admin_tls_key, header_timeout
+        )
         admin_sock = _bind_admin(admin_listener, admin_token or None)
         admin_url = server.bound_url(admin_sock, admin_listener)
+        admin_in_clear = not admin_tls_cert and not is_loopback(admin_sock.getsockname()[0])
         admin_app = create_admin_app(store, metrics, AdminConfig(token=admin_token or None))
         servers.append((server.uvicorn_config(admin_app, admin_listener), admin_sock))
 
@@ -242,6 +261,12 @@ def serve(
         say(f"ymnotify receiver listening on {url} (POST / and /notification)")
         if admin_url is not None:
             say(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)")
+            if admin_in_clear:
+                say(
+                    "the admin listener is reachable beyond loopback over plain HTTP: its token"
+                    " travels in clear; add --admin-tls-cert/--admin-tls-key or a TLS proxy",
+                    "warning",
+                )
         say(f"store: {db}")
         if services:
             say(
