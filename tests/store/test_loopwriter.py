@@ -219,3 +219,13 @@ async def test_close_commits_everything_submitted(connect: Connect) -> None:
     assert _rows(connect) == list(range(50))
     with pytest.raises(StoreUnavailable, match="not open"):
         writer.submit(_insert(99))
+
+
+async def test_a_waiter_that_goes_away_does_not_undo_its_write(
+    writer: LoopWriter, connect: Connect
+) -> None:
+    gone = writer.submit(_insert(1))
+    staying = writer.submit(_insert(2))
+    gone.cancel()  # the client hung up before the commit
+    assert await staying == 2
+    assert _rows(connect) == [1, 2]  # stored all the same: Market will send it again, dedup holds
