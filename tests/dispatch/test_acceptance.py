@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dispatch.apps import SPOOL_ENV, records
 from tests.dispatch.conftest import accept
@@ -306,3 +307,30 @@ def test_bad_app_and_nothing_to_replay_are_clear_errors(tmp_path: Path) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_a_worker_process_serves_its_handler_metrics(tmp_path: Path) -> None:
+    scene = Scene(tmp_path)
+    (order,) = scene.accept(sample("ORDER_CREATED", orderId=4401))
+    worker = scene.worker(
+        "tests.dispatch.apps:fragile",
+        *("--metrics-port", "0", "--retry-max-attempts", "2", "--retry-base-delay", "10ms"),
+    )
+    try:
+        printed = worker.wait_for_output("/metrics")
+        url = printed.split("ymnotify worker metrics on ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        wait_until(lambda: scene.statuses()[order] is NotificationStatus.DEAD, "dead letter")
+        text = httpx.get(url, timeout=10).text
+    finally:
+        assert worker.stop() == 0
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    handler = (("handler", "reserve_stock"),)
+    assert samples[("ymnotify_handler_failures_total", handler)] == 2
+    assert samples[("ymnotify_handler_retries_total", handler)] == 1
+    assert samples[("ymnotify_handler_dead_letters_total", handler)] == 1
+    assert "travels" not in "".join(worker.output)

@@ -7,11 +7,14 @@ import signal
 from typing import Any
 
 import click
+from prometheus_client import CollectorRegistry, start_http_server
 
 from ymnotify import logs
+from ymnotify.admin.access import is_loopback
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.inbox import db_option
 from ymnotify.cli.options import option
+from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.store import store_from_url
@@ -21,6 +24,19 @@ from ymnotify.store import store_from_url
 @option("--app", required=True, metavar="MODULE:ATTR", help=APP_HELP)
 @db_option
 @worker_options(min_workers=1)
+@option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve this worker's handler metrics for Prometheus (GET /metrics) on this port; 0"
+    " picks a free one and prints it. Off by default.",
+)
+@option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address for --metrics-port.",
+)
 @option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
 @option(
     "--log-level",
@@ -28,7 +44,15 @@ from ymnotify.store import store_from_url
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> None:
+def worker(
+    app: str,
+    db: str,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_format: str,
+    log_level: str,
+    **flags: Any,
+) -> None:
     """Run your handlers on the stored notifications, beside or instead of `serve`'s workers.
 
     Takes pending notifications in arrival order, runs every matching handler (one entity at a
@@ -46,9 +70,12 @@ def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> 
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
 
+    registry = CollectorRegistry(auto_describe=True)
+    observers = [HandlerMetrics(registry)] if metrics_port is not None else []
+
     async def main() -> None:
         async with store:
-            runner = Worker(store, router, settings)
+            runner = Worker(store, router, settings, observers=observers)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,9 +86,14 @@ def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> 
                 f" from {app}, {settings.concurrency} at a time, on {db}",
                 err=True,
             )
+            exporter = None
+            if metrics_port is not None:
+                exporter = _serve_metrics(metrics_host, metrics_port, registry)
             try:
                 await stop.wait()
             finally:
+                if exporter is not None:
+                    exporter.shutdown()
                 await runner.stop()
             click.echo(f"ymnotify worker {runner.worker_id} stopped", err=True)
 
@@ -71,3 +103,23 @@ def worker(app: str, db: str, log_format: str, log_level: str, **flags: Any) -> 
         raise click.UsageError(str(exc)) from exc
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _serve_metrics(host: str, port: int, registry: CollectorRegistry) -> Any:
+    """Start prometheus_client's exporter thread; print where it listens."""
+    try:
+        exporter, _ = start_http_server(port, host, registry=registry)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} for --metrics-port: {exc}"
+        ) from exc
+    address = exporter.socket.getsockname()
+    bound_host, bound_port = str(address[0]), int(address[1])
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    click.echo(f"ymnotify worker metrics on http://{shown}:{bound_port}/metrics", err=True)
+    if not is_loopback(bound_host):
+        click.echo(
+            "warning: the metrics endpoint is reachable beyond loopback without a token",
+            err=True,
+        )
+    return exporter
