@@ -18,7 +18,7 @@ from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.protocol import parse_payload, wire
 from ymnotify.protocol.samples import sample
 from ymnotify.store import queries
-from ymnotify.store.base import Incoming
+from ymnotify.store.base import Incoming, JobFailure, JobPlan, JobStatus
 from ymnotify.store.postgres import PostgresStore
 
 
@@ -170,3 +170,44 @@ def _returns(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return check()
 
     return run
+
+
+async def test_planning_again_waits_for_a_claim_holding_one_of_its_jobs_without_deadlock(
+    postgres_url: str,
+) -> None:
+    """A replayed notification is planned again while a claim holds one of its jobs and then
+    locks the notification to refresh its status. Planning takes job rows before the
+    notification row, so it waits for the claim; taking them the other way round, PostgreSQL
+    found a deadlock and aborted one of the two."""
+    now = datetime(2026, 9, 20, 9, 0, tzinfo=UTC)
+    later = datetime(2026, 9, 20, 10, 0, tzinfo=UTC)
+    handlers = ("shop.save", "shop.alert")
+    async with PostgresStore(postgres_url) as store:
+        item = notification("ORDER_CREATED", orderId=77)
+        notification_id = (await store.accept(item)).notification_id
+        await store.plan_jobs([JobPlan(notification_id, handlers)], now)
+        (alert,) = await store.claim_jobs("w1", ["shop.alert"], 1, now, later)
+        failure = JobFailure(error="boom", traceback="", retry_at=None)
+        assert await store.fail_job(alert.id, "w1", now, failure)  # dead: so is the notification
+        assert await store.replan(notification_id)
+        save = next(j.id for j in await store.jobs_for(notification_id) if j.handler == "shop.save")
+
+        claim = await psycopg.AsyncConnection.connect(postgres_url)
+        try:
+            # What a claim holds between leasing a job and refreshing its notification.
+            await claim.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (save,))
+            planning = asyncio.create_task(
+                store.plan_jobs([JobPlan(notification_id, handlers)], later)
+            )
+            await asyncio.sleep(0.3)  # planning is now waiting for the claim's job row
+            assert not planning.done()
+            await claim.execute("SET lock_timeout = '5s'")
+            await claim.execute(
+                "SELECT planned FROM notifications WHERE id = %s FOR UPDATE", (notification_id,)
+            )  # raised DeadlockDetected (or LockNotAvailable) when planning held this row
+            await claim.commit()
+        finally:
+            await claim.close()
+        await asyncio.wait_for(planning, 10)  # and planning went on after the claim
+        jobs = {j.handler: j.status for j in await store.jobs_for(notification_id)}
+        assert jobs == {"shop.save": JobStatus.QUEUED, "shop.alert": JobStatus.QUEUED}

@@ -494,6 +494,8 @@ class PostgresStore(Store):
 
     async def requeue_dead(self, notification_id: int, now: datetime) -> int:
         async def requeue(connection: Connection) -> int:
+            ids = {"ids": [notification_id]}
+            await connection.execute(SQL["lock_jobs_of_notifications"], ids)  # before the row
             await connection.execute(SQL["lock_notification"], {"id": notification_id})
             cursor = await connection.execute(
                 SQL["requeue_dead"], {"id": notification_id, "now": now}
@@ -643,6 +645,8 @@ async def _apply_state(
 
 
 async def _plan_jobs(connection: Connection, plans: Sequence[JobPlan], now: datetime) -> None:
+    ids = [plan.notification_id for plan in plans]
+    await connection.execute(SQL["lock_jobs_of_notifications"], {"ids": ids})  # see the SQL
     for plan in plans:
         key = {"id": plan.notification_id}
         if plan.problem is not None:

@@ -87,6 +87,13 @@ ORDER BY bucket, notification_type;
 -- name: unplanned
 SELECT * FROM notifications WHERE NOT planned AND status = 'pending' ORDER BY id LIMIT %(limit)s;
 
+-- Job rows before notification rows, in every transaction that takes both: a claim holds its
+-- job row and then locks the notification (refreshing its status), so a planner that locked the
+-- notification first and then a job (the ON CONFLICT of plan_job locks the existing row) could
+-- deadlock with it. Claims skip locked jobs, so taking them first never makes a claim wait.
+-- name: lock_jobs_of_notifications
+SELECT id FROM jobs WHERE notification_id = ANY(%(ids)s) ORDER BY id FOR UPDATE;
+
 -- name: mark_planned
 UPDATE notifications SET planned = TRUE
 WHERE id = %(id)s AND NOT planned AND status = 'pending'
