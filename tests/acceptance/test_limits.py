@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -152,3 +153,20 @@ def test_a_slow_body_gets_408_while_others_are_served(receivers: Receivers) -> N
     assert dripped.answer.startswith(b"HTTP/1.1 408 "), dripped.answer[:100]
     assert dripped.sent < len(body)
     assert [row["payload"]["orderId"] for row in receiver.inbox()] == [7]
+
+
+def test_an_idle_keep_alive_connection_outlives_the_header_timeout(receivers: Receivers) -> None:
+    # The header deadline runs from a request's first byte (or the connection's start), not
+    # while a kept-alive connection waits between requests: that is the keep-alive timeout's.
+    receiver = receivers.start("--header-timeout", f"{HEADER_TIMEOUT}s")
+    sock = rawhttp.connect(receiver.url)
+    try:
+        for order_id in (1, 2):
+            if order_id == 2:
+                time.sleep(HEADER_TIMEOUT * 2.5)  # idle, past the header timeout
+            body = json.dumps(samples.sample("ORDER_CREATED", orderId=order_id)).encode()
+            sock.sendall(rawhttp.request_head("/notification", content_length=len(body)) + body)
+            assert rawhttp.read_response(sock).status == 200
+    finally:
+        sock.close()
+    assert len(receiver.inbox()) == 2
