@@ -12,7 +12,8 @@ import pytest
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store.groupcommit import GroupCommitWriter
-from ymnotify.store.loopwriter import SLICE, LoopWriter, WriteTurn
+from ymnotify.store.loopwriter import SLICE, LoopWriter
+from ymnotify.store.sqlitewrites import WriteTurn
 
 Connect = Callable[[], sqlite3.Connection]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
-from ymnotify.store.loopwriter import WriteTurn
+from ymnotify.store.sqlitewrites import WriteTurn, failure_of, settle
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -173,7 +173,7 @@ class GroupCommitWriter:
                     result = request.operation(connection)
                 except Exception as exc:
                     connection.execute("ROLLBACK TO op")
-                    outcomes.append((False, _translate(exc)))
+                    outcomes.append((False, failure_of(exc)))
                 else:
                     outcomes.append((True, result))
                 connection.execute("RELEASE op")
@@ -182,7 +182,7 @@ class GroupCommitWriter:
         except sqlite3.Error as exc:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            outcomes = [(False, _translate(exc)) for _ in batch]  # one exception per waiter
+            outcomes = [(False, failure_of(exc)) for _ in batch]  # one exception per waiter
         return outcomes
 
 
@@ -209,23 +209,6 @@ def _stopped(exc: BaseException) -> StoreUnavailable:
     return failure
 
 
-def _translate(exc: Exception) -> Exception:
-    if isinstance(exc, sqlite3.Error):
-        failure = StoreUnavailable(f"SQLite write failed: {exc}")
-        failure.__cause__ = exc
-        return failure
-    return exc
-
-
 def _settle_all(settlements: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     for future, ok, value in settlements:
-        _settle(future, ok, value)
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the waiter was cancelled (client gone); the write stands regardless
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+        settle(future, ok, value)

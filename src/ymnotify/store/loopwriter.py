@@ -16,17 +16,16 @@ lock). Nobody is told "stored" before the ``COMMIT`` returned.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
+from ymnotify.store.sqlitewrites import WriteTurn, failure_of, settle, write_failure
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -37,35 +36,6 @@ RETRY_LOCKED = 0.001  # seconds between tries while the file is locked by anothe
 # Operations run between two turns of the loop (an accept takes ~50 µs): a batch of hundreds
 # must not hold the loop for tens of milliseconds, PINGs and other requests go in between.
 SLICE = 16
-
-
-class WriteTurn:
-    """Which of one process's two writers of a SQLite file may open a transaction.
-
-    The group-commit writer thread waits for its turn (``held``); the loop writer only takes a
-    free turn nobody is waiting for (``try_take``), so a steady stream of accepts cannot starve
-    job bookkeeping.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._wanted = False  # set by the one thread that waits; read by the loop
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        self._wanted = True
-        self._lock.acquire()
-        self._wanted = False
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def try_take(self) -> bool:
-        return not self._wanted and self._lock.acquire(blocking=False)
-
-    def give_back(self) -> None:
-        self._lock.release()
 
 
 @dataclass(slots=True)
@@ -202,7 +172,7 @@ class LoopWriter:
             if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 self._lock_error = exc
                 return False
-            self._fail(self._take_all(), _unavailable(exc))
+            self._fail(self._take_all(), write_failure(exc))
             return False
         return True
 
@@ -240,7 +210,7 @@ class LoopWriter:
         if failure is None:
             self.committed_batches += 1
             for request, (ok, value) in zip(batch, outcomes, strict=True):
-                _settle(request.future, ok, value)
+                settle(request.future, ok, value)
         else:
             self._fail(batch, failure)
         self._flush_soon(loop)
@@ -257,7 +227,7 @@ class LoopWriter:
 
     def _fail(self, batch: list[_Request[Any]], failure: BaseException) -> None:
         for request in batch:
-            _settle(request.future, False, failure)
+            settle(request.future, False, failure)
         self._settle_idle()
 
     def _settle_idle(self) -> None:
@@ -287,7 +257,7 @@ def _run_one_by_one(
                 outcomes.append((True, request.operation(connection)))
             except Exception as exc:
                 connection.execute("ROLLBACK TO op")
-                outcomes.append((False, _translate(exc)))
+                outcomes.append((False, failure_of(exc)))
             connection.execute("RELEASE op")
         return outcomes
     except sqlite3.Error:
@@ -304,23 +274,4 @@ def _commit(connection: sqlite3.Connection) -> None:
     except sqlite3.Error as exc:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
-        raise _unavailable(exc) from exc
-
-
-def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
-    failure = StoreUnavailable(f"SQLite write failed: {exc}")
-    failure.__cause__ = exc
-    return failure
-
-
-def _translate(exc: Exception) -> Exception:
-    return _unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the waiter was cancelled (client gone); the write stands regardless
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+        raise write_failure(exc) from exc

@@ -18,8 +18,9 @@ from typing import Any, Literal, TypeVar
 
 from ymnotify.errors import StoreUnavailable
 from ymnotify.store.groupcommit import GroupCommitWriter
-from ymnotify.store.loopwriter import LoopWriter, WriteTurn
+from ymnotify.store.loopwriter import LoopWriter
 from ymnotify.store.migrate import migrate_sqlite
+from ymnotify.store.sqlitewrites import WriteTurn
 
 T = TypeVar("T")
 SynchronousMode = Literal["full", "normal"]
