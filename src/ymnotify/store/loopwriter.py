@@ -89,14 +89,10 @@ class LoopWriter:
         if connection is not None:
             await asyncio.to_thread(connection.close)
 
-    @property
-    def alive(self) -> bool:
-        return self._connection is not None
-
     def submit(self, operation: Operation[T]) -> asyncio.Future[T]:
         """Queue ``operation``; the future resolves once the batch holding it is committed."""
         if self._connection is None:
-            raise StoreUnavailable("the SQLite store is not open")
+            raise StoreUnavailable("the SQLite file is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append(_Request(operation, future))

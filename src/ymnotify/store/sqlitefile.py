@@ -162,11 +162,10 @@ class SqliteFile:
 
     async def write_on_loop(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run a short ``operation`` on the event loop's thread, batched with others; return
-        once it is durable. Only for quick statements on indexed rows (see ``loopwriter``)."""
+        once it is durable. Only for quick statements on indexed rows (see ``loopwriter``);
+        needs ``loop_writer=True``. Raises ``StoreUnavailable`` when the file is not open."""
         if self._loop_writer is None:
-            return await self.write(operation)
-        if not self.alive:
-            raise StoreUnavailable(f"the {self.label} is not open")
+            raise RuntimeError(f"the {self.label} was made without loop_writer=True")
         return await self._loop_writer.submit(operation)
 
     def write_nowait(self, operation: Callable[[sqlite3.Connection], Any]) -> None:
