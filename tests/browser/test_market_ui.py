@@ -158,6 +158,8 @@ def test_move_the_virtual_clock_then_disable_the_setting(page: Page) -> None:
     expect(page.locator("#setting-1 .status")).to_have_text("disabled")
 
 
+# It checks what the browser tests above created, so it skips with them.
+@pytest.mark.usefixtures("browser")
 def test_a_form_from_elsewhere_is_refused(sandbox: Sandbox) -> None:
     forged = httpx.post(
         sandbox.market.url + "/ui/settings/1/remove", data={"csrf": "guess"}, timeout=10
@@ -167,6 +169,8 @@ def test_a_form_from_elsewhere_is_refused(sandbox: Sandbox) -> None:
     assert still.status_code == 200
 
 
+# It checks what the browser tests above created, so it skips with them.
+@pytest.mark.usefixtures("browser")
 def test_market_metrics_parse_and_count_the_deliveries(sandbox: Sandbox) -> None:
     text = httpx.get(sandbox.market.url + "/metrics", timeout=10).text
     samples = {

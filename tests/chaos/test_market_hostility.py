@@ -2,9 +2,9 @@
 misbehave on purpose (drip, endless bodies, bad certificates) — refused at connect time, bounded
 in time and memory, classified as Market does.
 
-Every socket is on loopback. Where a test needs a "public" or private non-loopback address, an
-injected connector records the address the checked backend chose and connects to a loopback
-endpoint instead (or refuses), so no packet leaves the machine.
+Every socket is on loopback. The client's sockets are made by a recorder that notes the address
+each is for and refuses any but 127.0.0.1; where a test needs a "public" address, 127.0.0.1
+plays it through an injected address rule, so no packet leaves the machine.
 """
 
 from __future__ import annotations
@@ -14,57 +14,37 @@ import contextlib
 import datetime as dt
 import ipaddress
 import resource
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import httpcore
 import pytest
 import trustme
 
 from tests.endpoints import OK, http_response, serve_endpoint, server_tls
+from ymnotify.delivery import network, targets
 from ymnotify.delivery.client import MAX_RESPONSE_BODY, ClientOptions, DeliveryClient
+from ymnotify.delivery.network import AddrInfo
 from ymnotify.delivery.outcome import FailureSubtype, FailureType, Verdict
 
 SHORT = 1.0  # seconds; stands in for Market's 10 s
 BODY = b'{"notificationType":"PING","time":"2026-01-01T00:00:00Z"}'
 
 
-class RecordingConnector(httpcore.AsyncNetworkBackend):
-    """Records every address the checked backend connects to; connects 127.0.0.1 for real, sends
-    ``stand_ins`` (address -> port) to that port on 127.0.0.1, and refuses the rest."""
+class RecordingSockets:
+    """Makes the client's sockets: records the address each is for, makes real ones only for
+    127.0.0.1 and refuses the rest, so no packet leaves loopback."""
 
-    def __init__(self, stand_ins: dict[str, int] | None = None) -> None:
+    def __init__(self) -> None:
         self.connected_to: list[str] = []
-        self._stand_ins = stand_ins or {}
-        self._real = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connected_to.append(host)
-        if host in self._stand_ins:
-            return await self._real.connect_tcp("127.0.0.1", self._stand_ins[host], timeout)
-        if host == "127.0.0.1":
-            return await self._real.connect_tcp(host, port, timeout)
-        raise httpcore.ConnectError(f"test connector: {host} is not reachable from tests")
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("no Unix sockets")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def __call__(self, addr_info: AddrInfo) -> socket.socket:
+        address = str(addr_info[4][0])
+        self.connected_to.append(address)
+        if address != "127.0.0.1":
+            raise OSError(f"test sockets: {address} is not reachable from tests")
+        return network.plain_socket(addr_info)
 
 
 # host as written in the URL -> the address the system resolver gives
@@ -100,12 +80,13 @@ async def test_ssrf_targets_are_refused_at_connect_time_unless_private_targets_a
     async with serve_endpoint(OK) as endpoint:
         port = endpoint.url.rsplit(":", 1)[1]
         url = f"http://{host}:{port}/notification"
-        refusing = RecordingConnector()
-        async with DeliveryClient(ClientOptions(allow_http=True), connector=refusing) as client:
+        refusing = RecordingSockets()
+        options = ClientOptions(allow_http=True)
+        async with DeliveryClient(options, make_socket=refusing) as client:
             refused = await client.post(url, BODY, timeout=SHORT)
-        allowing = RecordingConnector()
+        allowing = RecordingSockets()
         options = ClientOptions(allow_http=True, allow_private_targets=True)
-        async with DeliveryClient(options, connector=allowing) as client:
+        async with DeliveryClient(options, make_socket=allowing) as client:
             allowed = await client.post(url, BODY, timeout=SHORT)
 
     assert refused.outcome.verdict is Verdict.FAILED
@@ -114,7 +95,9 @@ async def test_ssrf_targets_are_refused_at_connect_time_unless_private_targets_a
     assert "--allow-private-targets" in refused.outcome.detail
     assert refusing.connected_to == []  # refused before any socket was opened
     # Allowed, the same URL reaches the address the check saw (the check is at connect time).
-    assert allowing.connected_to == [address]
+    assert [ipaddress.ip_address(a) for a in allowing.connected_to] == [
+        ipaddress.ip_address(address)
+    ]
     if address == "127.0.0.1":  # the endpoint listens there
         assert allowed.outcome.verdict is Verdict.DELIVERED, allowed.outcome
         assert len(endpoint.requests) == 1
@@ -130,9 +113,9 @@ async def test_redirects_are_never_followed(location: str) -> None:
         port = internal.url.rsplit(":", 1)[1]
         redirect = http_response(302, b"", extra=(("Location", location.format(port=port)),))
         async with serve_endpoint(redirect) as outside:
-            connector = RecordingConnector()
+            connector = RecordingSockets()
             options = ClientOptions(allow_http=True, allow_private_targets=True)
-            async with DeliveryClient(options, connector=connector) as client:
+            async with DeliveryClient(options, make_socket=connector) as client:
                 attempt = await client.post(f"{outside.url}/notification", BODY, timeout=SHORT)
     assert attempt.status == 302
     assert attempt.outcome.verdict is Verdict.FAILED
@@ -142,13 +125,18 @@ async def test_redirects_are_never_followed(location: str) -> None:
 
 
 async def test_a_name_that_resolves_public_then_private_is_refused_on_the_second_lookup() -> None:
-    public = "93.184.216.34"
-    answers = [[public], ["127.0.0.1"], ["10.0.0.7", "127.0.0.1"]]
+    # 127.0.0.1 plays a public address (the endpoint listens there); every other address keeps
+    # the real rule, so 127.0.0.2 and 10.0.0.7 are refused as loopback and private.
+    public = "127.0.0.1"
+    answers = [[public], ["127.0.0.2"], ["10.0.0.7", "127.0.0.2"]]
     lookups: list[str] = []
 
     async def rebinding(host: str, port: int) -> list[str]:
         lookups.append(host)
         return answers[min(len(lookups), len(answers)) - 1]
+
+    def public_stand_in(address: str) -> str | None:
+        return None if address == public else targets.address_problem(address)
 
     closing_ok = http_response(
         200,
@@ -156,11 +144,13 @@ async def test_a_name_that_resolves_public_then_private_is_refused_on_the_second
         extra=(("Connection", "close"),),  # so each post connects, and resolves, again
     )
     async with serve_endpoint(closing_ok) as endpoint:
-        stand_in = int(endpoint.url.rsplit(":", 1)[1])
-        connector = RecordingConnector({public: stand_in})
+        port = int(endpoint.url.rsplit(":", 1)[1])
+        sockets = RecordingSockets()
         options = ClientOptions(allow_http=True)
-        async with DeliveryClient(options, resolver=rebinding, connector=connector) as client:
-            url = f"http://rebind.example:{stand_in}/notification"
+        async with DeliveryClient(
+            options, resolver=rebinding, make_socket=sockets, address_problem=public_stand_in
+        ) as client:
+            url = f"http://rebind.example:{port}/notification"
             first = await client.post(url, BODY, timeout=SHORT)
             second = await client.post(url, BODY, timeout=SHORT)
             third = await client.post(url, BODY, timeout=SHORT)
@@ -168,8 +158,10 @@ async def test_a_name_that_resolves_public_then_private_is_refused_on_the_second
     for later in (second, third):
         assert later.outcome.subtype is FailureSubtype.CONNECTION_REFUSED
         assert "rebind.example refused" in later.outcome.detail
+    assert "127.0.0.2 is a loopback address" in second.outcome.detail
+    assert "10.0.0.7 is a private address" in third.outcome.detail
     assert lookups == ["rebind.example"] * 3  # resolved at every connect, never cached
-    assert connector.connected_to == [public]
+    assert sockets.connected_to == [public]
     assert len(endpoint.requests) == 1
 
 

@@ -6,7 +6,7 @@ nothing about settings, stores or APIs.
 - ``outcome``: pure classification of an attempt into delivered / rejected / failed with
   Market's error type and subtype.
 - ``targets``: pure URL and address rules (``{url}/notification``, globally routable addresses).
-- ``network``: an httpcore network backend that resolves names itself and connects only to
+- ``network``: the resolver and socket factory that let the client connect only to
   addresses it checked.
 - ``client``: the HTTP client (keep-alive, bounded concurrency, fresh ``traceparent``).
 """

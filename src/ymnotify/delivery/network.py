@@ -1,107 +1,135 @@
-"""An httpcore network backend that connects only to addresses it has checked.
+"""Name resolution and sockets for the delivery client: connect only to addresses checked.
 
 Checking a URL's host before the request is not enough: the name may resolve differently a
-moment later (DNS rebinding). This backend resolves the name itself, drops every address that
-``targets.address_problem`` refuses (unless private targets are allowed), and connects to one of
-the checked addresses, so the address checked is the address connected to. TLS still uses the
-original host name: httpcore passes it to ``start_tls`` for SNI and certificate verification.
+moment later (DNS rebinding). Two pieces plug into aiohttp's connector so that the address
+checked is the address connected to:
 
-Two failures are marked with their own ``httpcore.ConnectError`` subclasses, so the client can
-tell them apart after httpx has translated them: a refused target and a failed TLS handshake.
+- ``CheckedResolver`` resolves a name on every new connection (the connector keeps no DNS
+  cache), drops each address that the policy refuses, and fails with ``TargetRefused`` when
+  none is left. aiohttp connects to the addresses it returns; TLS keeps the URL's host name
+  for SNI and certificate checks.
+- ``checked_socket_factory`` runs the same policy on the exact address of every socket the
+  connector opens, just before it is created. IP literals in URLs never reach a resolver, so
+  this is where they are refused; for names it is a second lock on the same door.
+
+The policy (``targets.address_problem`` unless private targets are allowed) is injectable, and
+so are the resolver and the socket maker, so tests can play rebinding names and record where
+the client would connect without sending a packet anywhere but loopback.
 """
 
 from __future__ import annotations
 
-import select
+import asyncio
 import socket
 import ssl
-import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-import anyio
-import httpcore
-from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ymnotify.delivery import targets
-
-SocketOption = typing.Any  # httpcore's SOCKET_OPTION union, passed through untouched
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 """Resolves ``(host, port)`` to IP address texts; raises ``OSError`` when the name is unknown."""
 
-# The ``timeout`` parameters below (ruff ASYNC109 is silenced on them) are httpcore's interface.
+AddressPolicy = Callable[[str], str | None]
+"""Why connecting to an IP address text is refused, or None when it is allowed."""
+
+AddrInfo = tuple[Any, ...]  # (family, type, proto, canonname, sockaddr), as getaddrinfo gives
+SocketMaker = Callable[[AddrInfo], socket.socket]
+
+REFUSAL_HINT = "only globally routable addresses; see --allow-private-targets"
 
 
-class TargetRefused(httpcore.ConnectError):
+class TargetRefused(OSError):
     """Every address of the host is refused (not globally routable)."""
 
 
-class TlsFailed(httpcore.ConnectError):
-    """The TLS handshake failed: bad certificate, unknown CA, wrong host, not TLS at all."""
-
-
-class NameNotResolved(httpcore.ConnectError):
+class NameNotResolved(OSError):
     """The host name did not resolve."""
 
 
-class _CheckedStream(AsyncNetworkStream):
-    """A stream whose TLS handshake failures are marked as such.
+def address_policy(*, allow_private: bool) -> AddressPolicy:
+    """The sandbox's rule: every address when private targets are allowed, else global ones."""
+    if allow_private:
+        return lambda _address: None
+    return targets.address_problem
 
-    It also answers httpcore's ``is_readable`` question itself. httpcore asks it of every idle
-    pooled connection on every request (is the server closing it?), and anyio answers by
-    building all of the socket's attributes, a ``getpeername`` system call included: a tenth of
-    the Market sandbox's CPU at a few hundred deliveries per second. The socket does not change
-    for the stream's life, so it is looked up once and polled directly.
-    """
 
-    def __init__(self, inner: AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket: socket.socket | None = None
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The operating system's resolver (``getaddrinfo``), addresses in its order, no repeats."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[str] = []
+    for _family, _kind, _proto, _name, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return await self._inner.read(max_bytes, timeout)
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        await self._inner.write(buffer, timeout)
+class CheckedResolver(AbstractResolver):
+    """Resolve with ``resolver``, keep only the addresses ``policy`` allows."""
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    def __init__(self, policy: AddressPolicy, resolver: Resolver | None = None) -> None:
+        self._policy = policy
+        self._resolver = resolver or system_resolver
 
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> AsyncNetworkStream:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         try:
-            secured = await self._inner.start_tls(ssl_context, server_hostname, timeout)
-        except httpcore.ConnectError as exc:
-            reason = _tls_reason(exc)
-            raise TlsFailed(f"TLS handshake with {server_hostname} failed: {reason}") from exc
-        return _CheckedStream(secured)
+            addresses = await self._resolver(host, port)
+        except OSError as exc:
+            raise NameNotResolved(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise NameNotResolved(f"cannot resolve {host}: no address")
+        problems = [(address, self._policy(address)) for address in addresses]
+        allowed = [address for address, problem in problems if problem is None]
+        if not allowed:
+            reasons = "; ".join(problem for _address, problem in problems if problem)
+            raise TargetRefused(f"{host} refused: {reasons} ({REFUSAL_HINT})")
+        return [_result(host, address, port) for address in allowed]
 
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "is_readable":
-            if self._socket is None:
-                self._socket = self._inner.get_extra_info("socket")
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether a read would return at once (data, or the b"" of a close) — never blocks.
-
-    No socket (or a closed one) counts as readable: the connection is then dropped as closing.
-    """
-    descriptor = -1 if sock is None else sock.fileno()
-    if descriptor < 0:
-        return True
-    poller = select.poll()
-    poller.register(descriptor, select.POLLIN)
-    return bool(poller.poll(0))
+    async def close(self) -> None:
+        """Nothing to release: the resolver holds no connections."""
 
 
-def _tls_reason(exc: BaseException) -> str:
+def _result(host: str, address: str, port: int) -> ResolveResult:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    return ResolveResult(
+        hostname=host,
+        host=address,
+        port=port,
+        family=family,
+        proto=0,
+        flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+    )
+
+
+def plain_socket(addr_info: AddrInfo) -> socket.socket:
+    """A non-blocking TCP socket of the address's family (what aiohttp would make)."""
+    family, kind, proto, _name, _sockaddr = addr_info
+    made = socket.socket(family=family, type=kind, proto=proto)
+    made.setblocking(False)
+    return made
+
+
+def checked_socket_factory(policy: AddressPolicy, make: SocketMaker | None = None) -> SocketMaker:
+    """A socket factory that refuses, before making the socket, any address ``policy`` refuses."""
+    maker = make or plain_socket
+
+    def factory(addr_info: AddrInfo) -> socket.socket:
+        address = str(addr_info[4][0])
+        problem = policy(address)
+        if problem is not None:
+            raise TargetRefused(f"{address} refused: {problem} ({REFUSAL_HINT})")
+        return maker(addr_info)
+
+    return factory
+
+
+def tls_reason(exc: BaseException) -> str:
+    """The reason a TLS handshake failed, from the first SSL error in the cause chain."""
     seen: BaseException | None = exc
     for _ in range(8):  # the cause chain is short; the bound keeps a cycle harmless
         if seen is None:
@@ -112,91 +140,3 @@ def _tls_reason(exc: BaseException) -> str:
             return seen.reason or str(seen)
         seen = seen.__cause__ or seen.__context__
     return str(exc) or "the peer closed the connection during the handshake (not TLS?)"
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    """The operating system's resolver (``getaddrinfo``), addresses in its order, no repeats."""
-    infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses: list[str] = []
-    for _family, _kind, _proto, _name, sockaddr in infos:
-        address = str(sockaddr[0])
-        if address not in addresses:
-            addresses.append(address)
-    return addresses
-
-
-class CheckedBackend(AsyncNetworkBackend):
-    """Resolve, check every address, connect to a checked one.
-
-    ``resolver`` replaces the system's name resolution (tests use it to play a name that
-    resolves differently from one lookup to the next); ``inner`` makes the connections.
-    """
-
-    def __init__(
-        self,
-        *,
-        allow_private: bool,
-        inner: AsyncNetworkBackend | None = None,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.allow_private = allow_private
-        self._inner = inner or httpcore.AnyIOBackend()
-        self._resolver = resolver or system_resolver
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> AsyncNetworkStream:
-        with anyio.move_on_after(timeout) as scope:
-            addresses = await self._resolve(host, port)
-        if scope.cancelled_caught:
-            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout}s")
-        allowed = addresses
-        if not self.allow_private:
-            refusals = [p for a in addresses if (p := targets.address_problem(a))]
-            allowed = [a for a in addresses if targets.address_problem(a) is None]
-            if not allowed:
-                raise TargetRefused(
-                    f"{host} refused: {'; '.join(refusals)}"
-                    " (only globally routable addresses; see --allow-private-targets)"
-                )
-        last_error: Exception | None = None
-        for address in allowed:
-            try:
-                stream = await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:
-                last_error = exc
-                continue
-            return _CheckedStream(stream)
-        assert last_error is not None  # allowed is never empty here
-        raise last_error
-
-    async def _resolve(self, host: str, port: int) -> list[str]:
-        try:
-            addresses = await self._resolver(host, port)
-        except OSError as exc:
-            raise NameNotResolved(f"cannot resolve {host}: {exc}") from exc
-        if not addresses:
-            raise NameNotResolved(f"cannot resolve {host}: no address")
-        return addresses
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not notification targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await anyio.sleep(seconds)
