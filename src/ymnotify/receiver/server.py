@@ -25,15 +25,31 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEADER_TIMEOUT = 10.0
+# A request's line and headers may take this many bytes. Market's take a few hundred; without a
+# bound, httptools buffers a header of any size until it ends (an 8 MiB one cost ~16 MiB).
+MAX_HEAD_BYTES = 64 * 1024
+_HEAD_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 34\r\n"
+    b"connection: close\r\n\r\n"
+    b"Request header fields too large.\r\n"
+)
+_BEGAN_IN_THIS_CHUNK = -1  # head byte count of a request that began in the chunk being parsed
 
 
 class _HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's protocol with a deadline for each request's headers.
+    """uvicorn's protocol with a deadline and a size bound for each request's headers.
 
     One timer per connection, not per request: the request's start is noted (an attribute
     write), and the timer, when it fires, either closes a connection whose headers are late or
     re-arms itself for the current request's deadline. Arming and cancelling a timer for every
     request was a tenth of the intake's event loop time.
+
+    The size bound counts the bytes of every chunk read while a request's headers are still
+    incomplete after it was parsed; past ``MAX_HEAD_BYTES`` the answer is a 431 and the
+    connection closes. The chunk in which a request begins is not counted (part of it may be the
+    previous request's body), so a head is cut off within one read (≤ 256 KiB) of the bound.
     """
 
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
@@ -47,10 +63,24 @@ class _HeaderDeadlineProtocol(HttpToolsProtocol):
         self._header_deadline: asyncio.TimerHandle | None = self.loop.call_later(
             self.header_timeout, self._check_headers
         )
+        self._head_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._awaiting_headers_since is None:
+            return  # no request's headers are incomplete
+        if self._head_bytes == _BEGAN_IN_THIS_CHUNK:
+            self._head_bytes = 0
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.transport.write(_HEAD_TOO_LARGE)
+            self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._awaiting_headers_since = self.loop.time()
+        self._head_bytes = _BEGAN_IN_THIS_CHUNK
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers_since = None
