@@ -119,15 +119,13 @@ class DeliveryClient:
         policy = address_problem or network.address_policy(
             allow_private=self.options.allow_private_targets
         )
-        self._policy = policy
-        self._ssl = ssl_context(self.options.ca_bundle)
         self._connector_arguments: dict[str, Any] = {
             "limit": self.options.max_connections,
             "limit_per_host": self.options.max_per_endpoint,
             "use_dns_cache": False,  # resolve (and check) on every new connection
             "resolver": network.CheckedResolver(policy, resolver),
             "socket_factory": network.checked_socket_factory(policy, make_socket),
-            "ssl": self._ssl,
+            "ssl": ssl_context(self.options.ca_bundle),
             "keepalive_timeout": KEEPALIVE_EXPIRY,
         }
         self._session: aiohttp.ClientSession | None = None
