@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.admin.servers import admin_url
+from tests.metrics import metric_samples
 from tests.processes import RunningServer, start_server
 from ymnotify.protocol.samples import sample
 
@@ -142,11 +142,7 @@ def test_a_replay_post_without_the_form_token_is_refused(receiver: RunningServer
 
 def test_metrics_count_the_handler_failure_and_jobs(receiver: RunningServer) -> None:
     text = httpx.get(admin_url(receiver) + "/metrics", timeout=10).text
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    samples = metric_samples(text)
     handler = (("handler", "shop_handlers.sync_to_crm"),)
     assert samples[("ymnotify_handler_failures_total", handler)] == 1
     assert samples[("ymnotify_handler_dead_letters_total", handler)] == 1

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.metrics import metric_samples
 from tests.processes import RunningServer, start_server
 from ymnotify.protocol.samples import sample
 
@@ -173,11 +173,7 @@ def test_a_form_from_elsewhere_is_refused(sandbox: Sandbox) -> None:
 @pytest.mark.usefixtures("browser")
 def test_market_metrics_parse_and_count_the_deliveries(sandbox: Sandbox) -> None:
     text = httpx.get(sandbox.market.url + "/metrics", timeout=10).text
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    samples = metric_samples(text)
     delivered = (("error_type", ""), ("outcome", "delivered"))
     assert samples[("ymnotify_market_delivery_attempts_total", delivered)] == 3
     assert samples[("ymnotify_market_delivery_retries_total", ())] == 0

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dispatch.apps import SPOOL_ENV, records
 from tests.dispatch.conftest import accept
+from tests.metrics import metric_samples
 from tests.processes import RunningServer, run_cli, start_server, start_worker
 from ymnotify.protocol.samples import sample
 from ymnotify.store import NotificationFilter, NotificationStatus, Store, store_from_url
@@ -324,11 +324,7 @@ def test_a_worker_process_serves_its_handler_metrics(tmp_path: Path) -> None:
         text = httpx.get(url, timeout=10).text
     finally:
         assert worker.stop() == 0
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
+    samples = metric_samples(text)
     handler = (("handler", "reserve_stock"),)
     assert samples[("ymnotify_handler_failures_total", handler)] == 2
     assert samples[("ymnotify_handler_retries_total", handler)] == 1
