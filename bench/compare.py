@@ -1,4 +1,4 @@
-"""Before/after figures for a change: ymnotify now vs at REV, saturated in alternating rounds.
+"""Before/after figures for a change: ymnotify now vs at REV, in alternating rounds.
 
 ``python -m bench.compare REV [--rounds 3] [--seconds 6]`` starts ymnotify (SQLite, FULL) from
 the working tree and from git revision REV in turns (now, REV, now, REV, ...), saturates each
@@ -6,6 +6,10 @@ with wrk for ``--seconds``, and prints a markdown table: req/s and server CPU µ
 round, and their medians. ``--after REV2`` measures REV2 instead of the working tree, so each
 commit of a series can be compared with its parent. Alternating rounds spread the noise of a
 shared machine over both sides; CPU per request moves much less with that noise than req/s does.
+
+``--rate R`` offers R notifications/s open-loop instead of saturating, with PINGs beside them as
+in the receiver suite's PING phase, and reports notification and PING p99 with the CPU per
+notification: the figures of the PING goal, for a change aimed at it.
 """
 
 from __future__ import annotations
@@ -13,15 +17,36 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import load, receiver, scenarios
 from bench.__main__ import REPO, export_revision
 
+PING_RATE = receiver.FULL.ping_rate
+PING_CONNECTIONS = receiver.FULL.ping_connections
+DRAIN = 5.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One side's figures in one round."""
+
+    rate: float  # notifications answered 200 per second
+    cpu_us: float  # the server's CPU per notification
+    p99_ms: float | None = None  # open-loop rounds: notification latency
+    ping_p99_ms: float | None = None  # open-loop rounds: PING latency
+
+    def cell(self) -> str:
+        text = f"{self.rate:,.0f}/s, {self.cpu_us:.0f} µs"
+        if self.p99_ms is not None:
+            text += f", p99 {_ms(self.p99_ms)} ms, PING p99 {_ms(self.ping_p99_ms)} ms"
+        return text
+
 
 def _saturate(
     scenario: scenarios.Scenario, scratch: Path, seconds: float, run_ids: load.RunIds
-) -> tuple[float, float]:
+) -> Round:
     with receiver.running(scenario, REPO, scratch) as server:
         url = server.url + scenarios.INTAKE_PATH
         load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
@@ -30,7 +55,47 @@ def _saturate(
             url, seconds=seconds, connections=64, threads=1, run_id=run_ids.take()
         )
         used = server.cpu_seconds() - before
-    return result.rate, used / max(1, result.requests) * 1e6
+    return Round(result.rate, used / max(1, result.requests) * 1e6)
+
+
+def _fixed_rate(
+    scenario: scenarios.Scenario,
+    scratch: Path,
+    seconds: float,
+    rate: float,
+    run_ids: load.RunIds,
+) -> Round:
+    """Open-loop notifications at ``rate`` with PINGs beside them, after a wrk warm-up."""
+    with receiver.running(scenario, REPO, scratch) as server:
+        url = server.url + scenarios.INTAKE_PATH
+        load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
+        runs = {
+            kind: load.openloop_argv(
+                url,
+                kind=kind,
+                rate=kind_rate,
+                duration=seconds,
+                connections=connections,
+                run_id=run_ids.take(),
+                drain=DRAIN,
+            )
+            for kind, kind_rate, connections in (
+                ("notification", rate, 64),
+                ("ping", PING_RATE, PING_CONNECTIONS),
+            )
+        }
+        before = server.cpu_seconds()
+        started = {kind: load.start_openloop(argv, REPO) for kind, argv in runs.items()}
+        timeout = seconds + DRAIN + 30
+        results = {kind: load.finish_openloop(p, timeout) for kind, p in started.items()}
+        used = server.cpu_seconds() - before
+    notifications, pings = results["notification"], results["ping"]
+    return Round(
+        notifications["achieved_rate"],
+        used / max(1, notifications["ok"]) * 1e6,
+        notifications["latency_ms"].get("p99"),
+        pings["latency_ms"].get("p99"),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,7 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many notifications/s open-loop (with PINGs) instead of saturating",
+    )
     args = parser.parse_args(argv)
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
     run_ids = load.RunIds()
     with tempfile.TemporaryDirectory(prefix="ymnotify-compare-") as temporary:
         scratch = Path(temporary)
@@ -56,29 +128,55 @@ def main(argv: list[str] | None = None) -> None:
                 args.after, export_revision(args.after, scratch / "after")
             )
         sides = {args.after or "now": after, args.revision: before}
-        figures: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+        figures: dict[str, list[Round]] = {name: [] for name in sides}
         for round_number in range(args.rounds):
             for name, scenario in sides.items():
-                rate, cpu = _saturate(
-                    scenario, scratch / f"{name}-{round_number}", args.seconds, run_ids
-                )
-                figures[name].append((rate, cpu))
-                print(
-                    f"round {round_number + 1} {name}: {rate:,.0f} req/s, {cpu:.0f} µs CPU/request",
-                    flush=True,
-                )
+                side_scratch = scratch / f"{name}-{round_number}"
+                if args.rate is None:
+                    figures_now = _saturate(scenario, side_scratch, args.seconds, run_ids)
+                else:
+                    figures_now = _fixed_rate(
+                        scenario, side_scratch, args.seconds, args.rate, run_ids
+                    )
+                figures[name].append(figures_now)
+                print(f"round {round_number + 1} {name}: {figures_now.cell()}", flush=True)
+    _print_table(figures, args.rounds, open_loop=args.rate is not None)
+
+
+def _print_table(figures: dict[str, list[Round]], rounds: int, *, open_loop: bool) -> None:
+    medians = ["median /s", "median CPU µs"]
+    if open_loop:
+        medians += ["median p99 ms", "median PING p99 ms"]
     print()
     print(
         "| side | "
-        + " | ".join(f"round {i + 1}" for i in range(args.rounds))
-        + " | median req/s | median CPU µs/req |"
+        + " | ".join(f"round {i + 1}" for i in range(rounds))
+        + " | "
+        + " | ".join(medians)
+        + " |"
     )
-    print("|---" * (args.rounds + 3) + "|")
+    print("|---" * (rounds + 1 + len(medians)) + "|")
     for name, rows in figures.items():
-        cells = [f"{rate:,.0f} req/s, {cpu:.0f} µs" for rate, cpu in rows]
-        rate_median = statistics.median(rate for rate, _ in rows)
-        cpu_median = statistics.median(cpu for _, cpu in rows)
-        print(f"| {name} | " + " | ".join(cells) + f" | {rate_median:,.0f} | {cpu_median:.0f} |")
+        values = [
+            f"{statistics.median(r.rate for r in rows):,.0f}",
+            f"{statistics.median(r.cpu_us for r in rows):.0f}",
+        ]
+        if open_loop:
+            values += [
+                _median_ms([r.p99_ms for r in rows]),
+                _median_ms([r.ping_p99_ms for r in rows]),
+            ]
+        cells = [r.cell() for r in rows]
+        print(f"| {name} | " + " | ".join(cells + values) + " |")
+
+
+def _median_ms(values: list[float | None]) -> str:
+    known = [value for value in values if value is not None]  # None: nothing was answered
+    return _ms(statistics.median(known) if known else None)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":

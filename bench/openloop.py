@@ -23,6 +23,7 @@ import collections
 import json
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
@@ -49,6 +50,10 @@ class RunResult:
     unanswered: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)
     generator_lag_ms: dict[str, float] = field(default_factory=dict)
+    # The generator's own CPU over the run (user + system) and the run's wall time: on a 2-core
+    # machine every core it uses is one the server under test does not get.
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
     note: str = ""
 
     @property
@@ -216,6 +221,7 @@ class OpenLoop:
             self._all_answered.set()
 
     async def run(self) -> RunResult:
+        cpu_before, wall_before = time.process_time(), time.monotonic()
         opened = await asyncio.gather(*(self._connect() for _ in range(self._connections)))
         self._idle.extend(opened)
         total = int(self._rate * self._duration)
@@ -249,6 +255,8 @@ class OpenLoop:
         self.result.statuses = {str(code): n for code, n in sorted(self._statuses.items())}
         self.result.latency_ms = stats.summary_ms(self._latencies)
         self.result.generator_lag_ms = stats.summary_ms(self._lags)
+        self.result.cpu_seconds = round(time.process_time() - cpu_before, 3)
+        self.result.wall_seconds = round(time.monotonic() - wall_before, 3)
         return self.result
 
 

@@ -107,6 +107,12 @@ def generator_bound(measured: dict[str, Any]) -> bool:
     return lag > GENERATOR_BOUND_MS
 
 
+def generator_cores(measured: dict[str, Any]) -> str:
+    """The open-loop generator's CPU over its run, in cores ("-" for runs that predate it)."""
+    cpu, wall = measured.get("cpu_seconds"), measured.get("wall_seconds")
+    return f"{cpu / wall:.2f}" if cpu is not None and wall else "-"
+
+
 def _verdict(met: bool | None) -> str:
     return {True: "**met**", False: "**not met**", None: "not measured"}[met]
 
@@ -261,7 +267,9 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         " noticed that a request was due: that part of the latency is the generator's, not the"
         f" server's. Rows marked † had a generator lag p99 over {GENERATOR_BOUND_MS:g} ms:"
         " there the Python generator, not the server, is the limit"
-        " (it manages about 15–20k requests/s on one core). Milliseconds.",
+        " (it manages about 15–20k requests/s on one core). *gen cores* is the generator's own"
+        " CPU over its run: cores of the 2 the server under test did not have (wrk, at"
+        " saturation, needs far less). Milliseconds.",
         "",
     ]
     rows = []
@@ -284,6 +292,7 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
                     _ms(latency, "p99.9"),
                     _ms(latency, "max"),
                     _ms(measured["generator_lag_ms"], "p99"),
+                    generator_cores(measured),
                     str(bad),
                 ]
             )
@@ -299,6 +308,7 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
             "p99.9",
             "max",
             "gen lag p99",
+            "gen cores",
             "not 200",
         ],
         rows,

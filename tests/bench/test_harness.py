@@ -7,6 +7,7 @@ every body a generator sends is a valid notification that the receiver has not s
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bodies, load, profiling, scenarios
+from bench import bodies, load, profiling, report, scenarios
 from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
 from ymnotify.protocol.parse import parse_body
 
@@ -114,6 +115,40 @@ async def test_wrk_lua_script_sends_valid_unique_bodies() -> None:
     # Both wrk threads sent, each with its own worker number, all in run 7.
     prefixes = {str(order_id)[:9] for order_id in order_ids}
     assert prefixes == {"900007000", "900007001"}
+
+
+async def test_open_loop_generator_sends_its_schedule_and_reports_its_own_cpu() -> None:
+    received: list[bytes] = []
+    server = await asyncio.start_server(_body_collector(received), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    argv = load.openloop_argv(
+        f"http://127.0.0.1:{port}/notification",
+        kind="notification",
+        rate=400,
+        duration=0.5,
+        connections=4,
+        run_id=9,
+        drain=5,
+    )
+    async with server:
+        generator = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(generator.communicate(), timeout=30)
+    assert generator.returncode == 0, err.decode()
+    result = json.loads(out)
+    assert result["scheduled"] == result["sent"] == result["ok"] == 200
+    assert result["latency_ms"]["count"] == 200
+    assert result["unanswered"] == result["connection_errors"] == 0
+    order_ids = _parsed_order_ids(received)
+    assert len(order_ids) == 200
+    assert len(set(order_ids)) == 200
+    # Its own CPU over a run of at least the scheduled half second: the report shows it, since
+    # on 2 cores what the generator uses is taken from the server under test.
+    assert result["wall_seconds"] >= 0.5
+    assert 0 < result["cpu_seconds"] < result["wall_seconds"] * 2
+    assert report.generator_cores(result) == f"{result['cpu_seconds'] / result['wall_seconds']:.2f}"
+    assert report.generator_cores({"latency_ms": {}}) == "-"  # runs recorded before it existed
 
 
 def test_profile_summary_counts_stages_threads_and_leaves() -> None:
