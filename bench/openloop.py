@@ -54,6 +54,9 @@ class RunResult:
     # machine every core it uses is one the server under test does not get.
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    # Wall-clock time (epoch seconds) request 0 was due; request i was due at + i / rate. Another
+    # process (a handler noting its start) can measure from there.
+    started_at: float = 0.0
     note: str = ""
 
     @property
@@ -226,6 +229,7 @@ class OpenLoop:
         self._idle.extend(opened)
         total = int(self._rate * self._duration)
         start = self._loop.time() + 0.01
+        self.result.started_at = time.time() + (start - self._loop.time())
         self._window_end = start + self._duration
         index = 0
         while index < total:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from ymnotify import OrderCreated, Router
+from ymnotify import OrderCreated, OrderStatusUpdated, Router
 
 router = Router()
 _log = open(os.environ["BENCH_HANDLER_LOG"], "a", buffering=1)  # noqa: SIM115 (process-long)
@@ -20,4 +20,10 @@ _log = open(os.environ["BENCH_HANDLER_LOG"], "a", buffering=1)  # noqa: SIM115 (
 @router.on(OrderCreated, name="bench.noop")
 async def noop(event: OrderCreated) -> None:
     """Note the start; do nothing else."""
+    _log.write(f"{event.order_id} {time.time()}\n")
+
+
+@router.on(OrderStatusUpdated, name="bench.noop-status")
+async def noop_status(event: OrderStatusUpdated) -> None:
+    """The same for the open-loop generator's bodies (``bench.bodies``)."""
     _log.write(f"{event.order_id} {time.time()}\n")

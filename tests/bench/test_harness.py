@@ -10,12 +10,13 @@ import asyncio
 import json
 import os
 import shutil
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from bench import bodies, load, profiling, report, scenarios
+from bench import bodies, dispatch, load, profiling, report, scenarios
 from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
 from ymnotify.protocol.parse import parse_body
 
@@ -143,6 +144,13 @@ async def test_open_loop_generator_sends_its_schedule_and_reports_its_own_cpu() 
     order_ids = _parsed_order_ids(received)
     assert len(order_ids) == 200
     assert len(set(order_ids)) == 200
+    # The dispatch suite's reading of a run: which order id was due when (request n at n/rate).
+    due = dispatch._due_times(9, result["started_at"], 400, result["scheduled"])
+    assert set(due) == set(order_ids)
+    first, last = min(due, key=due.__getitem__), max(due, key=due.__getitem__)
+    assert due[last] - due[first] == pytest.approx(199 / 400)
+    assert first == bodies.order_id(9, 0, 1)
+    assert 0 < time.time() - result["started_at"] < 30
     # Its own CPU over a run of at least the scheduled half second: the report shows it, since
     # on 2 cores what the generator uses is taken from the server under test.
     assert result["wall_seconds"] >= 0.5
