@@ -11,8 +11,10 @@ Phases (each on a fresh ``ymnotify market serve --dev`` with its own file):
   request was sent, p50/p99 per rate.
 - **claims**: ``MarketStore.claim_due`` with 10k and 1M (quick: 200k) pending deliveries due
   in the future, inserted in bulk through the store's own writer; each timed claim leases 256
-  due ones. Then ``market serve`` is started on each file and its RSS compared: memory per
-  pending delivery.
+  due ones. The timed claims alternate between the files (10k, 1M, 10k, …) so that the
+  machine's changing speed falls on both, and each records its wall time (a claim commits, so
+  that holds an fsync) and the process's CPU time (the statements, steadier). Then
+  ``market serve`` is started on each file and its RSS compared: memory per pending delivery.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class ClaimPoint(TypedDict):
     pending: int
     insert_seconds: float
     claim_ms: dict[str, float]
+    claim_cpu_ms: dict[str, float]
     empty_claim_ms: float
     server_rss_kib: int
 
@@ -258,50 +261,70 @@ async def _fill(path: Path, pending: int, due: int) -> float:
         return time.monotonic() - started
 
 
-async def _time_claims(path: Path, claims: int) -> tuple[list[float], float]:
-    async with MarketStore(path) as store:
-        timings = []
+@dataclass
+class _ClaimTimes:
+    wall: list[float]
+    cpu: list[float]
+    empty_wall: float = 0.0
+
+
+async def _time_claims(paths: list[Path], claims: int) -> list[_ClaimTimes]:
+    """``claims`` full claims on each file, taking turns between the files, then one that finds
+    nothing due; per file, in the order of ``paths``."""
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(MarketStore(path)) for path in paths]
+        times = [_ClaimTimes([], []) for _ in paths]
         for _ in range(claims):
-            now = datetime.now(UTC)
-            started = time.perf_counter()
-            taken = await store.claim_due(
-                now, wall=now, lease_until=now + timedelta(minutes=10), owner="b", limit=256
-            )
-            timings.append(time.perf_counter() - started)
-            if len(taken) != CLAIM_LIMIT:
-                raise RuntimeError(f"a timed claim leased {len(taken)}, expected {CLAIM_LIMIT}")
-        now = datetime.now(UTC)
-        started = time.perf_counter()
-        await store.claim_due(
-            now, wall=now, lease_until=now + timedelta(minutes=10), owner="b", limit=256
-        )
-        empty = time.perf_counter() - started
-    return timings, empty
+            for store, recorded in zip(stores, times, strict=True):
+                wall, cpu, taken = await _one_claim(store)
+                if taken != CLAIM_LIMIT:
+                    raise RuntimeError(f"a timed claim leased {taken}, expected {CLAIM_LIMIT}")
+                recorded.wall.append(wall)
+                recorded.cpu.append(cpu)
+        for store, recorded in zip(stores, times, strict=True):
+            recorded.empty_wall, _, _ = await _one_claim(store)
+    return times
+
+
+async def _one_claim(store: MarketStore) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process, deliveries leased) of one claim."""
+    now = datetime.now(UTC)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    taken = await store.claim_due(
+        now, wall=now, lease_until=now + timedelta(minutes=10), owner="b", limit=CLAIM_LIMIT
+    )
+    return time.perf_counter() - started, time.process_time() - cpu_started, len(taken)
 
 
 def measure_claims(
     profile: MarketProfile, repo: Path, scratch: Path, say: Say
 ) -> tuple[list[ClaimPoint], float | None]:
+    paths = [scratch / f"claims-{pending}.db" for pending in profile.pending_sizes]
+    inserted = [
+        asyncio.run(_fill(path, pending, CLAIM_LIMIT * profile.timed_claims))
+        for path, pending in zip(paths, profile.pending_sizes, strict=True)
+    ]
+    times = asyncio.run(_time_claims(paths, profile.timed_claims))
     points: list[ClaimPoint] = []
-    for pending in profile.pending_sizes:
-        path = scratch / f"claims-{pending}.db"
-        inserted = asyncio.run(_fill(path, pending, CLAIM_LIMIT * profile.timed_claims))
-        timings, empty = asyncio.run(_time_claims(path, profile.timed_claims))
+    for path, pending, insert_seconds, recorded in zip(
+        paths, profile.pending_sizes, inserted, times, strict=True
+    ):
         # The server on the same file: the due ones are leased by now, the pending wait.
         with _market(path, repo) as market:
             time.sleep(1.5)  # its engine loop has looked at the queue
             rss = market.memory().rss_kib
         point = ClaimPoint(
             pending=pending,
-            insert_seconds=round(inserted, 2),
-            claim_ms=stats.summary_ms(timings),
-            empty_claim_ms=round(empty * 1000, 3),
+            insert_seconds=round(insert_seconds, 2),
+            claim_ms=stats.summary_ms(recorded.wall),
+            claim_cpu_ms=stats.summary_ms(recorded.cpu),
+            empty_claim_ms=round(recorded.empty_wall * 1000, 3),
             server_rss_kib=rss,
         )
         say(
             f"[market] {pending:,} pending: claim of {CLAIM_LIMIT} p50 "
-            f"{point['claim_ms']['p50']:.2f} ms, empty claim {point['empty_claim_ms']:.2f} ms, "
-            f"server RSS {rss:,} KiB"
+            f"{point['claim_ms']['p50']:.2f} ms (CPU {point['claim_cpu_ms']['p50']:.2f} ms), "
+            f"empty claim {point['empty_claim_ms']:.2f} ms, server RSS {rss:,} KiB"
         )
         points.append(point)
     per_pending = None
