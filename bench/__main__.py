@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
             "fractions": list(profile.fractions),
             "connections": profile.connections,
             "wrk_threads": profile.wrk_threads,
+            "ping_duration": profile.ping_duration,
             "ping_rate": profile.ping_rate,
             "ping_connections": profile.ping_connections,
         },

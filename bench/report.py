@@ -107,6 +107,12 @@ def generator_bound(measured: dict[str, Any]) -> bool:
     return lag > GENERATOR_BOUND_MS
 
 
+def _ping_duration(profile: dict[str, Any]) -> float:
+    # Runs before the PING phase had its own length used the others' length.
+    duration: float = profile.get("ping_duration", profile["load_duration"])
+    return duration
+
+
 def generator_cores(measured: dict[str, Any]) -> str:
     """The open-loop generator's CPU over its run, in cores ("-" for runs that predate it)."""
     cpu, wall = measured.get("cpu_seconds"), measured.get("wall_seconds")
@@ -262,7 +268,9 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         "Open loop (`bench/openloop.py`, its own process): request *i* is scheduled at"
         " start + i/rate and its latency runs from that scheduled time to the last byte of the"
         f" answer ({profile['connections']} keep-alive connections; a request waiting for a free"
-        f" one counts its wait). Each load runs {profile['load_duration']:g} s at a fraction of"
+        f" one counts its wait). Each load runs {profile['load_duration']:g} s"
+        f" ({_ping_duration(profile):g} s at {PING_FRACTION:.0%}, where PINGs are measured) at a"
+        " fraction of"
         " the scenario's *own* saturation rate. *gen lag p99* is how late the generator itself"
         " noticed that a request was due: that part of the latency is the generator's, not the"
         f" server's. Rows marked † had a generator lag p99 over {GENERATOR_BOUND_MS:g} ms:"
@@ -316,7 +324,8 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
     out += ["", f"### PING while each scenario runs at {PING_FRACTION:.0%} of its capacity", ""]
     out += [
         f"A second open-loop process sends PING at {profile['ping_rate']:g}/s over"
-        f" {profile['ping_connections']} connections during the {PING_FRACTION:.0%} load."
+        f" {profile['ping_connections']} connections during the {PING_FRACTION:.0%} load"
+        f" ({_ping_duration(profile):g} s)."
         " Milliseconds.",
         "",
     ]
