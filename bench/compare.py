@@ -23,7 +23,6 @@ from pathlib import Path
 from bench import load, receiver, scenarios
 from bench.__main__ import REPO, export_revision
 
-PING_RATE = receiver.FULL.ping_rate
 PING_CONNECTIONS = receiver.FULL.ping_connections
 DRAIN = 5.0
 
@@ -81,7 +80,8 @@ def _fixed_rate(
             )
             for kind, kind_rate, connections in (
                 ("notification", rate, 64),
-                ("ping", PING_RATE, PING_CONNECTIONS),
+                # As in the receiver suite, but a share of the offered rate, not of a capacity.
+                ("ping", receiver.ping_rate(receiver.FULL, rate), PING_CONNECTIONS),
             )
         }
         before = server.cpu_seconds()

@@ -20,6 +20,9 @@ from bench import load, postgres, servers
 from bench.scenarios import INTAKE_PATH, Scenario
 
 PING_FRACTION = 0.8
+# PINGs are load too: at most this share of a scenario's capacity, or a slow scenario (the glue
+# at ~400 req/s) would be pushed past its capacity by PINGs alone.
+PING_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Profile:
     # goal, and a p99 of 250 PINGs (5 s at 50/s) is their 3rd slowest, which moved 4.8-10.5 ms
     # between runs of the same code.
     ping_duration: float = 10
-    ping_rate: float = 100
+    ping_rate: float = 100  # at most; see PING_SHARE
     ping_connections: int = 2
     drain: float = 5
     profile_seconds: float = 6
@@ -225,6 +228,11 @@ def _wrk(url: str, profile: Profile, seconds: float, run_ids: load.RunIds) -> lo
     )
 
 
+def ping_rate(profile: Profile, capacity: float) -> float:
+    """PINGs per second beside the PING_FRACTION load of a scenario with this ``capacity``."""
+    return max(1.0, min(profile.ping_rate, PING_SHARE * capacity))
+
+
 def _fixed_load(
     url: str,
     profile: Profile,
@@ -250,7 +258,7 @@ def _fixed_load(
         ping_argv = load.openloop_argv(
             url,
             kind="ping",
-            rate=profile.ping_rate,
+            rate=ping_rate(profile, capacity),
             duration=duration,
             connections=profile.ping_connections,
             run_id=run_ids.take(),

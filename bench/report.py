@@ -16,7 +16,7 @@ from bench import dispatch_report, market_report
 from bench.dispatch import DispatchResult
 from bench.market import MarketResult
 from bench.profiling import INTAKE_STAGES, ProfileDocument
-from bench.receiver import PING_FRACTION, ScenarioResult
+from bench.receiver import PING_FRACTION, PING_SHARE, ScenarioResult
 
 SUBJECT = "ymnotify-sqlite-full"
 CEILING = "ceiling"
@@ -325,7 +325,8 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
     out += [
         f"A second open-loop process sends PING at {profile['ping_rate']:g}/s over"
         f" {profile['ping_connections']} connections during the {PING_FRACTION:.0%} load"
-        f" ({_ping_duration(profile):g} s)."
+        f" ({_ping_duration(profile):g} s), or at {PING_SHARE:.0%} of the scenario's capacity"
+        " where that is less (PINGs are load too)."
         " Milliseconds.",
         "",
     ]

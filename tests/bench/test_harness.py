@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bodies, dispatch, load, profiling, report, scenarios
+from bench import bodies, dispatch, load, profiling, receiver, report, scenarios
 from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
 from ymnotify.protocol.parse import parse_body
 
@@ -177,3 +177,10 @@ def test_profile_summary_counts_stages_threads_and_leaves() -> None:
     assert summary.by_stage["  the 200 answer (body + send)"] == 0
     assert summary.self_time["loads (ymnotify/protocol/wire.py)"] == 3
     assert summary.share(1) == 25.0
+
+
+def test_pings_are_a_small_share_of_each_scenarios_load() -> None:
+    # The glue (~400 req/s) must not be pushed past its capacity by the PINGs beside its load.
+    assert receiver.ping_rate(receiver.FULL, 400) == pytest.approx(20)
+    assert receiver.ping_rate(receiver.FULL, 4_000) == receiver.FULL.ping_rate == 100
+    assert receiver.ping_rate(receiver.FULL, 5) == 1  # at least one a second
