@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from tests import postgres
 from tests.processes import run_cli
@@ -63,16 +64,46 @@ async def test_terminated_connections_fail_then_recover(postgres_url: str) -> No
             entity=notification.entity,
         )
         first = await store.accept(incoming)
-        dbname = postgres_url.rsplit("/", 1)[1]
-        with psycopg.connect(postgres.server_url(), autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (dbname,),
-            )
+        _terminate_backends(postgres_url)
         # The pool checks connections before handing them out, so the next call reconnects.
         again = await store.accept(incoming)
         assert again.notification_id == first.notification_id
         assert again.duplicate
+    finally:
+        await store.close()
+
+
+def _terminate_backends(url: str) -> None:
+    """End every server process of ``url``'s database, waiting (up to 5 s each) until it is gone."""
+    dbname = url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres.server_url(), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = %s",
+            (dbname,),
+        )
+
+
+async def test_the_server_is_asked_about_a_pooled_connection_only_when_it_signalled(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+    ask = AsyncConnectionPool.check_connection
+
+    async def counting(connection: psycopg.AsyncConnection[Any]) -> None:
+        asked.append(connection)
+        await ask(connection)
+
+    monkeypatch.setattr(AsyncConnectionPool, "check_connection", counting)
+    store = PostgresStore(postgres_url, min_connections=1, max_connections=1, acquire_timeout=2)
+    await store.open()
+    try:
+        for order in range(10):  # a healthy idle connection has nothing to read: no round trip
+            await store.accept(notification("ORDER_CREATED", orderId=100 + order))
+        assert asked == []
+        _terminate_backends(postgres_url)  # the server's goodbye is waiting on the socket
+        accepted = await store.accept(notification("ORDER_CREATED", orderId=200))
+        assert not accepted.duplicate
+        assert len(asked) == 1  # asked once, found dead, replaced before the accept used it
     finally:
         await store.close()
 
