@@ -39,7 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests examples bench
 	$(BIN)/ruff check --fix src tests examples bench
 
-## Benchmarks: receiver, dispatch, Market side (about 5-6 minutes on 2 cores; BENCH_QUICK=1 about 3): writes docs/benchmarks.md.
+## Benchmarks: receiver, dispatch, Market side (about 6 minutes on 2 cores; BENCH_QUICK=1 about 3): writes docs/benchmarks.md.
 ## Installs the bench extra and Debian's wrk when missing (wrk needs root for apt-get).
 bench: $(BENCH_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \

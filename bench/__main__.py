@@ -1,6 +1,6 @@
 """``python -m bench``: measure, then write docs/benchmarks.md, its JSON and its plots.
 
-``make bench`` runs this with the full profile (about 5–6 minutes on 2 cores);
+``make bench`` runs this with the full profile (about 6 minutes on 2 cores);
 ``BENCH_QUICK=1 make bench`` (or ``--quick``) with short phases. ``--compare REV`` adds ymnotify
 as of git revision REV to the same run, for before/after figures of a change.
 ``--render-only`` rewrites the report from docs/benchmarks.json without measuring.
