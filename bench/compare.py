@@ -7,27 +7,24 @@ round, and their medians. ``--after REV2`` measures REV2 instead of the working 
 commit of a series can be compared with its parent. Alternating rounds spread the noise of a
 shared machine over both sides; CPU per request moves much less with that noise than req/s does.
 
-``--rate R`` offers R notifications/s open-loop instead of saturating, with PINGs beside them as
-in the receiver suite's PING phase, and reports notification and PING p99 with the CPU per
-notification: the figures of the PING goal, for a change aimed at it.
+``--rate R`` runs the receiver suite's PING phase instead of saturating (R notifications/s
+open-loop for ``--seconds``, PINGs beside them), and reports notification and PING p99 with the
+CPU per notification: the figures of the PING goal, for a change aimed at it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench import load, receiver, scenarios
 from bench.__main__ import REPO, export_revision
 
-PING_CONNECTIONS = receiver.FULL.ping_connections
-DRAIN = 5.0
 
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Round:
     """One side's figures in one round."""
 
@@ -64,32 +61,20 @@ def _fixed_rate(
     rate: float,
     run_ids: load.RunIds,
 ) -> Round:
-    """Open-loop notifications at ``rate`` with PINGs beside them, after a wrk warm-up."""
+    """The receiver suite's PING phase at ``rate`` for ``seconds``, after a wrk warm-up."""
+    profile = dataclasses.replace(receiver.FULL, ping_duration=seconds)
     with receiver.running(scenario, REPO, scratch) as server:
         url = server.url + scenarios.INTAKE_PATH
         load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
-        runs = {
-            kind: load.openloop_argv(
-                url,
-                kind=kind,
-                rate=kind_rate,
-                duration=seconds,
-                connections=connections,
-                run_id=run_ids.take(),
-                drain=DRAIN,
-            )
-            for kind, kind_rate, connections in (
-                ("notification", rate, 64),
-                # As in the receiver suite, but a share of the offered rate, not of a capacity.
-                ("ping", receiver.ping_rate(receiver.FULL, rate), PING_CONNECTIONS),
-            )
-        }
         before = server.cpu_seconds()
-        started = {kind: load.start_openloop(argv, REPO) for kind, argv in runs.items()}
-        timeout = seconds + DRAIN + 30
-        results = {kind: load.finish_openloop(p, timeout) for kind, p in started.items()}
+        # The phase's rate is a fraction of a capacity: the one of which ``rate`` is that share.
+        capacity = rate / receiver.PING_FRACTION
+        point, pings = receiver.fixed_load(
+            url, profile, receiver.PING_FRACTION, capacity, REPO, run_ids
+        )
         used = server.cpu_seconds() - before
-    notifications, pings = results["notification"], results["ping"]
+    notifications = point["result"]
+    assert pings is not None  # the PING_FRACTION load always carries PINGs
     return Round(
         notifications["achieved_rate"],
         used / max(1, notifications["ok"]) * 1e6,
