@@ -60,6 +60,29 @@ def read_response(sock: socket.socket) -> RawResponse:
     return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
 
 
+def read_responses(sock: socket.socket, count: int) -> list[RawResponse]:
+    """``count`` responses with a ``Content-Length``, read in turn through one buffered reader.
+
+    Pipelined answers may arrive in one segment: ``read_response`` called once per answer
+    would let its reader buffer the next answers and drop them with it.
+    """
+    with sock.makefile("rb") as stream:
+        return [_read_one(stream) for _ in range(count)]
+
+
+def _read_one(stream: Any) -> RawResponse:
+    status_line = stream.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection before answering")
+    status = int(status_line.split(b" ", 2)[1])
+    headers: dict[str, str] = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = stream.read(int(headers.get("content-length", "0")))
+    return RawResponse(status, headers, body)
+
+
 @dataclass
 class Trickle:
     """What happened to a connection fed one byte at a time."""

@@ -150,12 +150,7 @@ class ReceiverApp:
             return
         if scope["type"] != "http":
             return  # websockets are not part of the protocol; closing is the answer
-        path: str = scope["path"]
-        # Mounted inside another app (Starlette's Mount, FastAPI), "path" still holds the
-        # mount prefix and "root_path" names it; route on what is below the mount point.
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :] or "/"
+        path = _path_below_mount(scope)
         method: str = scope["method"]
         if path in self._intake_paths:
             if method == "POST":
@@ -179,6 +174,50 @@ class ReceiverApp:
         else:
             await _send_json(send, 200, {"status": "ready"})
 
+    def answer_ping_at_once(self, scope: Scope, body: bytes) -> bytes | None:
+        """The 200 body for a PING that may be answered without running the ASGI app, or
+        ``None`` for anything else (the app then answers as usual).
+
+        ``ymnotify serve``'s HTTP protocol calls this when a POST's whole body came in one read
+        (``receiver.ping_at_once``): the PING is answered in that same callback instead of in a
+        task that waits its turn behind every request queued on the loop. Only a PING from an
+        admitted source on an intake path qualifies; refusals and everything else keep the one
+        path that logs and answers them.
+        """
+        # A substring test first: no notification pays for a second parse here.
+        if b'"PING"' not in body or scope["method"] != "POST":
+            return None
+        if _path_below_mount(scope) not in self._intake_paths or len(body) > self.config.max_body:
+            return None
+        started = time.perf_counter()
+        received_at = datetime.now(UTC)
+        client, allowed = self._admit(scope)
+        if not allowed:
+            return None
+        try:
+            parsed = protocol_parse.parse_body(body)
+        except protocol_parse.MalformedNotification:
+            return None
+        if not isinstance(parsed.notification, Ping):
+            return None
+        answer = self._ping(client, received_at)
+        elapsed = time.perf_counter() - started
+        for observer in self.observers:
+            observer.observe(parsed.notification.notification_type, IntakeOutcome.PING, elapsed)
+        return answer
+
+    def _ping(self, client: str | None, received_at: datetime) -> bytes:
+        """Note the PING on the side (no write is awaited) and return its 200 body."""
+        self.store.record_ping(client or "", received_at)
+        return self._success_bodies.body(received_at)
+
+    def _admit(self, scope: Scope) -> tuple[str | None, bool]:
+        """The client's address and whether it may send (see ``SourcePolicy.admit``)."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        peer = scope["client"][0] if scope.get("client") else None
+        forwarded = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
+        return self.config.sources.admit(peer, forwarded)
+
     async def _intake(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         notification_type, outcome = await self._answer(scope, receive, send)
@@ -192,12 +231,10 @@ class ReceiverApp:
         """Answer one POST; return the declared type and the outcome for the observers."""
         received_at = datetime.now(UTC)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        peer = scope["client"][0] if scope.get("client") else None
-        sources = self.config.sources
-        client, allowed = sources.admit(
-            peer, [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
-        )
+        client, allowed = self._admit(scope)
         if not allowed:
+            peer = scope["client"][0] if scope.get("client") else None
+            sources = self.config.sources
             logger.warning("refused source %s (peer %s)", client, peer)
             await _send_error(send, 403, ErrorType.UNKNOWN, sources.refusal_hint(client, peer))
             return None, IntakeOutcome.REFUSED
@@ -212,8 +249,7 @@ class ReceiverApp:
             return await self._quarantine(body, headers, client or "", received_at, exc, send)
         if isinstance(parsed.notification, Ping):
             # Market allows PING one second; answer before any write, note it on the side.
-            self.store.record_ping(client or "", received_at)
-            await self._send_success(send, received_at)
+            await _send_raw(send, 200, self._ping(client, received_at))
             return parsed.notification.notification_type, IntakeOutcome.PING
         notification = parsed.notification
         incoming = Incoming(
@@ -313,6 +349,16 @@ async def _receive_body(receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _path_below_mount(scope: Scope) -> str:
+    # Mounted inside another app (Starlette's Mount, FastAPI), "path" still holds the mount
+    # prefix and "root_path" names it; route on what is below the mount point.
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        return path[len(root_path) :] or "/"
+    return path
 
 
 def _too_large(limit: int) -> str:

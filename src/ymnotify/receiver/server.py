@@ -5,6 +5,8 @@
 - A client must finish its request headers within ``header_timeout`` of connecting (or of the
   previous response), otherwise the connection is closed: uvicorn bounds idle keep-alive time but
   not a slow trickle of header bytes, so a subclass of its protocol adds that deadline.
+- PINGs whose body comes with their headers are answered from the protocol's read callback,
+  without an ASGI task (``ping_at_once``).
 - The listening socket is bound here, before the server starts, so ``--port 0`` works and the
   real address can be printed.
 """
@@ -22,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ymnotify.receiver.ping_at_once import PingAtOnceProtocol
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 # A request's line and headers may take this many bytes. Market's take a few hundred; without a
@@ -38,8 +41,9 @@ _HEAD_TOO_LARGE = (
 _BEGAN_IN_THIS_CHUNK = -1  # head byte count of a request that began in the chunk being parsed
 
 
-class _HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's protocol with a deadline and a size bound for each request's headers.
+class _HeaderDeadlineProtocol(PingAtOnceProtocol):
+    """uvicorn's protocol with a deadline and a size bound for each request's headers (and
+    PINGs answered from the read callback, see ``ping_at_once``).
 
     One timer per connection, not per request: the request's start is noted (an attribute
     write), and the timer, when it fires, either closes a connection whose headers are late or
