@@ -9,7 +9,8 @@ Here, when a POST's whole body arrives in the same read as its headers, its task
 until the body is parsed. If the app's ``answer_ping_at_once(scope, body)`` returns a body
 (``ReceiverApp`` has this method), the 200 is written from the read callback itself; otherwise
 the task starts before the callback returns, as uvicorn would have started it. A request whose
-body continues in a later read gets its task at the end of the first read. ``bench/analysis.md`` has the measured difference.
+body continues in a later read gets its task at the end of the first read. ``bench/analysis.md``
+has the measured difference.
 
 This leans on uvicorn's ``HttpToolsProtocol`` internals (``_start_asgi_task``, the request
 cycle's fields, ``on_response_complete``); uvicorn is pinned, and the tests drive a real server
