@@ -10,30 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from tests.acceptance.rawhttp import (
-    RawResponse,
-    connect,
-    read_response,
-    read_responses,
-    request_head,
-)
+from tests.acceptance.rawhttp import RawResponse, connect, read_response, request_head
+from tests.receiver.inprocess import LOOPBACK_ONLY, PING, Running, post
 from ymnotify.protocol.responses import success_body_problem
-from ymnotify.receiver import server
 from ymnotify.receiver.app import ReceiverApp, ReceiverConfig
 from ymnotify.receiver.observe import IntakeOutcome
 from ymnotify.receiver.sources import SourcePolicy
 from ymnotify.store import store_from_url
 from ymnotify.store.base import PingRecord
 
-PING = b'{"notificationType":"PING","time":"2026-11-28T12:00:00.000Z"}'
 CHAT_SAYING_PING = json.dumps(
     {
         "notificationType": "CHAT_MESSAGE_SENT",
@@ -45,81 +35,7 @@ CHAT_SAYING_PING = json.dumps(
     }
 ).encode()
 assert b'"PING"' in CHAT_SAYING_PING
-LOOPBACK_ONLY = SourcePolicy.build(allow_networks=["127.0.0.0/8"], market_ranges=False)
 MARKET_ONLY = SourcePolicy.build()
-
-
-class CountingApp(ReceiverApp):
-    """The receiver, counting the HTTP requests it ran as an ASGI app."""
-
-    asgi_requests = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.asgi_requests += 1
-        await super().__call__(scope, receive, send)
-
-
-@dataclass
-class Outcomes:
-    seen: list[tuple[str | None, IntakeOutcome]] = field(default_factory=list)
-
-    def observe(
-        self, notification_type: str | None, outcome: IntakeOutcome, seconds: float
-    ) -> None:
-        assert seconds >= 0
-        self.seen.append((notification_type, outcome))
-
-
-@dataclass
-class Running:
-    app: CountingApp
-    url: str
-    outcomes: Outcomes
-
-    async def exchange(self, *writes: bytes, answers: int, pause: float = 0.0) -> list[RawResponse]:
-        """Send ``writes`` on one connection (``pause`` seconds apart), read ``answers``."""
-
-        def talk() -> list[RawResponse]:
-            sock = connect(self.url)
-            try:
-                for number, data in enumerate(writes):
-                    if number:
-                        time.sleep(pause)
-                    sock.sendall(data)
-                return read_responses(sock, answers)
-            finally:
-                sock.close()
-
-        return await asyncio.to_thread(talk)
-
-
-@pytest.fixture
-async def running(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Running]:
-    sources = getattr(request, "param", LOOPBACK_ONLY)
-    outcomes = Outcomes()
-    app = CountingApp(
-        store_from_url(f"sqlite:///{tmp_path / 'inbox.db'}"),
-        ReceiverConfig(sources=sources),
-        observers=[outcomes],
-    )
-    listener = server.Listener(host="127.0.0.1", port=0)
-    sock = server.bind(listener)
-    instance = uvicorn.Server(server.uvicorn_config(app, listener))
-    serving = asyncio.create_task(instance.serve(sockets=[sock]))
-    try:
-        while not instance.started:
-            assert not serving.done(), "the server did not start"
-            await asyncio.sleep(0.01)
-        yield Running(app, server.bound_url(sock, listener), outcomes)
-    finally:
-        instance.should_exit = True
-        await serving
-        sock.close()
-
-
-def post(body: bytes, *, extra: str = "", path: str = "/notification") -> bytes:
-    return request_head(path, content_length=len(body), extra=extra) + body
 
 
 async def recorded_ping(app: ReceiverApp, *, count: int) -> PingRecord:

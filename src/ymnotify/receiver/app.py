@@ -84,6 +84,10 @@ class ReceiverApp:
     ``observers`` are told the type, outcome and answer time of every POST (see ``observe``).
     """
 
+    # Every answer's body is sent right after its head (``_send_raw``), so ``ymnotify serve``
+    # may hold the head back and write both at once (``receiver.one_write``).
+    sends_body_with_head = True
+
     def __init__(
         self,
         store: Store,

@@ -1,4 +1,5 @@
-"""PINGs answered inside the HTTP protocol's read callback, without an ASGI task.
+"""PINGs answered inside the HTTP protocol's read callback, without an ASGI task (and every
+other answer of an app that allows it written in one piece, see ``one_write``).
 
 uvicorn starts a task for every request as soon as its headers are parsed; the task first runs
 in the next turn of the event loop, behind every callback already queued. Under load that turn
@@ -27,6 +28,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE
+from ymnotify.receiver.one_write import HeadHeldUntilBody
 
 logger = logging.getLogger("ymnotify.receiver")
 
@@ -44,6 +46,7 @@ class PingAtOnceProtocol(HttpToolsProtocol):
         self._answer_ping: Callable[[Any, bytes], bytes | None] | None = getattr(
             self.app, "answer_ping_at_once", None
         )
+        self._one_write: bool = getattr(self.app, "sends_body_with_head", False)
         # A request whose task was held back in this read, waiting to see its whole body.
         self._held: tuple[RequestResponseCycle, Any] | None = None
 
@@ -55,7 +58,7 @@ class PingAtOnceProtocol(HttpToolsProtocol):
             self._reading = False
             held, self._held = self._held, None
             if held is not None:  # the body continues in a later read: the app reads it
-                super()._start_asgi_task(*held)
+                self._start(*held)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         # Only a request starting in this read, with a body still to come, on a keep-alive
@@ -70,6 +73,12 @@ class PingAtOnceProtocol(HttpToolsProtocol):
         ):
             self._held = (cycle, app)
             return
+        self._start(cycle, app)
+
+    def _start(self, cycle: RequestResponseCycle, app: Any) -> None:
+        """Start the request's ASGI task, its answer written in one piece where the app allows."""
+        if self._one_write and app is self.app and cycle.scope["method"] != "HEAD":
+            cycle.transport = HeadHeldUntilBody(self.transport)  # type: ignore[assignment]
         super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
@@ -85,7 +94,7 @@ class PingAtOnceProtocol(HttpToolsProtocol):
             logger.exception("answering a PING at once failed; the app answers it instead")
             answer = None
         if answer is None:
-            super()._start_asgi_task(cycle, app)
+            self._start(cycle, app)
             return
         head = [_OK]
         for name, value in cycle.default_headers:  # uvicorn's date header, as on every answer
