@@ -76,6 +76,9 @@ def get_db() -> Iterator[Session]:
 
 
 app = FastAPI()
+# Its JSON answers send the body right after the head, as the receiver's do: served by the same
+# server, it gets the same single write per answer (``ymnotify.receiver.one_write``).
+app.sends_body_with_head = True  # type: ignore[attr-defined]
 
 
 @app.post("/notification")

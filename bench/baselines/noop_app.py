@@ -30,3 +30,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         more_body = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": SUCCESS})
+
+
+# Like the receiver, it sends its body right after its head, so the server writes both at once
+# (``ymnotify.receiver.one_write``): same server, same treatment.
+app.sends_body_with_head = True  # type: ignore[attr-defined]
