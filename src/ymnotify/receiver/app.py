@@ -178,7 +178,7 @@ class ReceiverApp:
         else:
             await _send_json(send, 200, {"status": "ready"})
 
-    def answer_ping_at_once(self, scope: Scope, body: bytes) -> bytes | None:
+    def answer_ping_at_once(self, scope: Scope, body: bytes | bytearray) -> bytes | None:
         """The 200 body for a PING that may be answered without running the ASGI app, or
         ``None`` for anything else (the app then answers as usual).
 
@@ -188,18 +188,18 @@ class ReceiverApp:
         admitted source on an intake path qualifies; refusals and everything else keep the one
         path that logs and answers them.
         """
-        # A substring test first: no notification pays for a second parse here.
+        # A substring test first: no notification pays for a copy or a second parse here.
         if b'"PING"' not in body or scope["method"] != "POST":
             return None
         if _path_below_mount(scope) not in self._intake_paths or len(body) > self.config.max_body:
             return None
         started = time.perf_counter()
         received_at = datetime.now(UTC)
-        client, allowed = self._admit(scope)
+        _, client, allowed = self._admit(scope)
         if not allowed:
             return None
         try:
-            parsed = protocol_parse.parse_body(body)
+            parsed = protocol_parse.parse_body(bytes(body))
         except protocol_parse.MalformedNotification:
             return None
         if not isinstance(parsed.notification, Ping):
@@ -215,12 +215,12 @@ class ReceiverApp:
         self.store.record_ping(client or "", received_at)
         return self._success_bodies.body(received_at)
 
-    def _admit(self, scope: Scope) -> tuple[str | None, bool]:
-        """The client's address and whether it may send (see ``SourcePolicy.admit``)."""
+    def _admit(self, scope: Scope) -> tuple[str | None, str | None, bool]:
+        """The TCP peer, the client's address and whether it may send (``SourcePolicy.admit``)."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         peer = scope["client"][0] if scope.get("client") else None
         forwarded = [v.decode("latin-1") for k, v in headers if k == b"x-forwarded-for"]
-        return self.config.sources.admit(peer, forwarded)
+        return (peer, *self.config.sources.admit(peer, forwarded))
 
     async def _intake(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -235,12 +235,11 @@ class ReceiverApp:
         """Answer one POST; return the declared type and the outcome for the observers."""
         received_at = datetime.now(UTC)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        client, allowed = self._admit(scope)
+        peer, client, allowed = self._admit(scope)
         if not allowed:
-            peer = scope["client"][0] if scope.get("client") else None
-            sources = self.config.sources
             logger.warning("refused source %s (peer %s)", client, peer)
-            await _send_error(send, 403, ErrorType.UNKNOWN, sources.refusal_hint(client, peer))
+            hint = self.config.sources.refusal_hint(client, peer)
+            await _send_error(send, 403, ErrorType.UNKNOWN, hint)
             return None, IntakeOutcome.REFUSED
         try:
             body = await self._read_body(headers, receive)

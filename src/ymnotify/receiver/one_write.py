@@ -9,12 +9,17 @@ and saves a system call per notification (measured in ``bench/analysis.md``).
 ``HeadHeldUntilBody`` stands in for the transport of one request cycle: the first write that is a
 response head (not a ``100 Continue``) is kept and joined to the next write. uvicorn writes the
 body even when it is empty, except for ``HEAD`` requests, which therefore never get one of
-these. A close writes a held head first.
+these. A close writes a held head first. ``OneWriteProtocol`` gives one to every request cycle
+of an app that declares ``sends_body_with_head`` (it relies on uvicorn's ``_start_asgi_task``
+and the cycle's ``transport`` attribute; uvicorn is pinned).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 _CONTINUE = b"HTTP/1.1 100 "
 _END_OF_HEAD = b"\r\n\r\n"
@@ -49,3 +54,17 @@ class HeadHeldUntilBody:
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
+
+
+class OneWriteProtocol(HttpToolsProtocol):
+    """uvicorn's protocol, writing each answer in one piece for apps that allow it."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Looked up once per connection: the app is the server's for its whole life.
+        self._one_write: bool = getattr(self.app, "sends_body_with_head", False)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if self._one_write and app is self.app and cycle.scope["method"] != "HEAD":
+            cycle.transport = HeadHeldUntilBody(self.transport)  # type: ignore[assignment]
+        super()._start_asgi_task(cycle, app)

@@ -1,5 +1,4 @@
-"""PINGs answered inside the HTTP protocol's read callback, without an ASGI task (and every
-other answer of an app that allows it written in one piece, see ``one_write``).
+"""PINGs answered inside the HTTP protocol's read callback, without an ASGI task.
 
 uvicorn starts a task for every request as soon as its headers are parsed; the task first runs
 in the next turn of the event loop, behind every callback already queued. Under load that turn
@@ -7,11 +6,11 @@ is long (each queued request costs tens of microseconds), and a PING, which Mark
 second and ymnotify promises under 5 ms, waits for it like any notification.
 
 Here, when a POST's whole body arrives in the same read as its headers, its task is held back
-until the body is parsed. If the app's ``answer_ping_at_once(scope, body)`` returns a body
-(``ReceiverApp`` has this method), the 200 is written from the read callback itself; otherwise
-the task starts before the callback returns, as uvicorn would have started it. A request whose
-body continues in a later read gets its task at the end of the first read. ``bench/analysis.md``
-has the measured difference.
+until the body is parsed. If the app's ``answer_ping_at_once(scope, body)`` (``body`` as uvicorn
+buffered it, a ``bytearray``; ``ReceiverApp`` has this method) returns a body, the 200 is written
+from the read callback itself; otherwise the task starts before the callback returns, as uvicorn
+would have started it. A request whose body continues in a later read gets its task at the end
+of the first read. ``bench/analysis.md`` has the measured difference.
 
 This leans on uvicorn's ``HttpToolsProtocol`` internals (``_start_asgi_task``, the request
 cycle's fields, ``on_response_complete``); uvicorn is pinned, and the tests drive a real server
@@ -25,10 +24,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE
-from ymnotify.receiver.one_write import HeadHeldUntilBody
+from ymnotify.receiver.one_write import OneWriteProtocol
 
 logger = logging.getLogger("ymnotify.receiver")
 
@@ -36,17 +35,17 @@ _OK = b"HTTP/1.1 200 OK\r\n"
 _CONTENT_TYPE = b"content-type: " + JSON_CONTENT_TYPE.encode() + b"\r\n"
 
 
-class PingAtOnceProtocol(HttpToolsProtocol):
-    """uvicorn's protocol, answering PINGs from the read callback (see the module's doc)."""
+class PingAtOnceProtocol(OneWriteProtocol):
+    """uvicorn's protocol, answering PINGs from the read callback (see the module's doc); the
+    other answers go out in one write (``one_write``)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._reading = False
         # Looked up once per connection: the app is the server's for its whole life.
-        self._answer_ping: Callable[[Any, bytes], bytes | None] | None = getattr(
+        self._answer_ping: Callable[[Any, bytearray], bytes | None] | None = getattr(
             self.app, "answer_ping_at_once", None
         )
-        self._one_write: bool = getattr(self.app, "sends_body_with_head", False)
         # A request whose task was held back in this read, waiting to see its whole body.
         self._held: tuple[RequestResponseCycle, Any] | None = None
 
@@ -58,7 +57,7 @@ class PingAtOnceProtocol(HttpToolsProtocol):
             self._reading = False
             held, self._held = self._held, None
             if held is not None:  # the body continues in a later read: the app reads it
-                self._start(*held)
+                super()._start_asgi_task(*held)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         # Only a request starting in this read, with a body still to come, on a keep-alive
@@ -73,12 +72,6 @@ class PingAtOnceProtocol(HttpToolsProtocol):
         ):
             self._held = (cycle, app)
             return
-        self._start(cycle, app)
-
-    def _start(self, cycle: RequestResponseCycle, app: Any) -> None:
-        """Start the request's ASGI task, its answer written in one piece where the app allows."""
-        if self._one_write and app is self.app and cycle.scope["method"] != "HEAD":
-            cycle.transport = HeadHeldUntilBody(self.transport)  # type: ignore[assignment]
         super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
@@ -89,12 +82,12 @@ class PingAtOnceProtocol(HttpToolsProtocol):
         cycle, app = held
         assert self._answer_ping is not None  # nothing is held otherwise
         try:
-            answer = self._answer_ping(cycle.scope, bytes(cycle.body))
+            answer = self._answer_ping(cycle.scope, cycle.body)
         except Exception:
             logger.exception("answering a PING at once failed; the app answers it instead")
             answer = None
         if answer is None:
-            self._start(cycle, app)
+            super()._start_asgi_task(cycle, app)
             return
         head = [_OK]
         for name, value in cycle.default_headers:  # uvicorn's date header, as on every answer
