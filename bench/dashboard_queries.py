@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ymnotify.clock import utc_text
 from ymnotify.store import NotificationFilter, NotificationStatus
-from ymnotify.store.base import utc_text
 from ymnotify.store.sqlite import SqliteStore
 
 TYPES = ["ORDER_CREATED", "ORDER_STATUS_UPDATED", "CHAT_MESSAGE_SENT", "ORDER_RETURN_CREATED"]

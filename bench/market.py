@@ -32,11 +32,11 @@ from typing import Any, TypedDict
 import httpx
 
 from bench import servers, stats
+from ymnotify.clock import utc_text
 from ymnotify.market.records import Business, NewSubscription, User
 from ymnotify.market.rules import Delivering, Scope, Settings
 from ymnotify.market.store import MarketStore
 from ymnotify.protocol import samples
-from ymnotify.store.base import utc_text
 
 DEV_USER = "dev"
 DEV_CAMPAIGN = 1001

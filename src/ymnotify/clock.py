@@ -33,3 +33,22 @@ class ManualClock:
         """Move time forward by ``seconds`` and return the new now."""
         self._now += timedelta(seconds=seconds)
         return self._now
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` in UTC as fixed-width text with microseconds and a ``Z``
+    (``2026-11-28T09:15:42.318000Z``): RFC 3339, and it sorts as time does, so stores compare
+    times as strings. A naive ``moment`` is taken as local time, as ``astimezone`` does."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    # %-formatting of the fields: half the cost of ``isoformat(timespec=...)`` (and of an
+    # f-string with format specs) and as fixed in width (four-digit years, six-digit
+    # microseconds). This runs four times per notification: three stored times and the 200's.
+    m = moment
+    fields = (m.year, m.month, m.day, m.hour, m.minute, m.second, m.microsecond)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % fields  # noqa: UP031 (speed, see above)
+
+
+def parse_utc_text(text: str) -> datetime:
+    """The aware datetime of a ``utc_text``."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from ymnotify.clock import utc_text
 from ymnotify.errors import NotFound
 from ymnotify.market import rules
 from ymnotify.market.records import Business, NewSubscription, User
 from ymnotify.market.store import SQL, MarketStore
 from ymnotify.store import queries
-from ymnotify.store.base import utc_text
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ymnotify.clock import parse_utc_text, utc_text
 from ymnotify.delivery.client import Attempt
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import ConfigError, NotFound
@@ -39,7 +40,6 @@ from ymnotify.market.records import (
 from ymnotify.market.rules import Delivering, Scope, Settings
 from ymnotify.market.schedule import DeliveryState
 from ymnotify.store import queries
-from ymnotify.store.base import parse_utc_text, utc_text
 from ymnotify.store.sqlitefile import SqliteFile
 
 T = TypeVar("T")

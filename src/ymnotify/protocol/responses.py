@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ymnotify.clock import utc_text
 from ymnotify.protocol.enums import ErrorType
 
 JSON_CONTENT_TYPE = "application/json"
@@ -16,7 +17,7 @@ VERSION_MAX_LENGTH = 100
 
 def rfc3339(moment: datetime) -> str:
     """UTC time as RFC 3339 with microseconds and a ``Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(moment)
 
 
 def success_body(*, name: str, version: str, time: datetime) -> bytes:

@@ -396,9 +396,12 @@ async def _send_json(send: Send, status: int, document: dict[str, Any]) -> None:
     await _send_raw(send, status, json.dumps(document).encode())
 
 
+_CONTENT_TYPE_HEADER = (b"content-type", JSON_CONTENT_TYPE.encode())
+
+
 async def _send_raw(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
     headers = [
-        (b"content-type", JSON_CONTENT_TYPE.encode()),
+        _CONTENT_TYPE_HEADER,
         (b"content-length", str(len(body)).encode()),
     ]
     if close:  # the rest of an unread body would otherwise be parsed as the next request

@@ -24,7 +24,7 @@ import abc
 import enum
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ymnotify.protocol.models import StateChange
@@ -87,18 +87,6 @@ def derive_status(jobs: Iterable[tuple[JobStatus, bool]]) -> NotificationStatus:
 def lost_attempt_error(attempt: int) -> str:
     """The error a job keeps when attempt ``attempt`` was lost with its worker."""
     return f"attempt {attempt} lost: its worker stopped renewing the lease"
-
-
-def utc_text(moment: datetime) -> str:
-    """Fixed-width UTC text: sorts as time does, so stores compare times as strings."""
-    # isoformat always writes four-digit years and six-digit microseconds (fixed width, so years
-    # before 1000 still sort and parse back), and is about twice as fast as strftime: this runs
-    # three times per stored notification.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def parse_utc_text(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

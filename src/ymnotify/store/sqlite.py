@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ymnotify.clock import parse_utc_text, utc_text
 from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.protocol.models import StateChange
 from ymnotify.store import queries
@@ -43,8 +44,6 @@ from ymnotify.store.base import (
     check_buckets,
     derive_status,
     lost_attempt_error,
-    parse_utc_text,
-    utc_text,
 )
 from ymnotify.store.listing import listing_sql
 from ymnotify.store.sqlitefile import SqliteFile, SynchronousMode
