@@ -1,11 +1,18 @@
 """Before/after figures for a change: ymnotify now vs at REV, in alternating rounds.
 
 ``python -m bench.compare REV [--rounds 3] [--seconds 6]`` starts ymnotify (SQLite, FULL) from
-the working tree and from git revision REV in turns (now, REV, now, REV, ...), saturates each
-with wrk for ``--seconds``, and prints a markdown table: req/s and server CPU µs per request per
-round, and their medians. ``--after REV2`` measures REV2 instead of the working tree, so each
-commit of a series can be compared with its parent. Alternating rounds spread the noise of a
-shared machine over both sides; CPU per request moves much less with that noise than req/s does.
+the working tree and from git revision REV side by side, each on its own file, warms both up,
+then saturates them with wrk in turns for ``--seconds`` each, and prints a markdown table: req/s
+and server CPU µs per request per round, and their medians. ``--after REV2`` measures REV2
+instead of the working tree, so each commit of a series can be compared with its parent.
+
+Both servers stay up for the whole run (a round costs no start-up, the two sides of a round are
+seconds apart, both files grow alike), and which side goes first alternates (now, REV; REV,
+now; ...), so a machine that slows down over the run favours neither. The last line gives the
+CPU ratio of the two sides within each round and their median: on a shared machine whose speed
+drifts by a fifth from one minute to the next, that paired ratio is the figure to read, since
+the medians of each side mix slow and fast minutes. CPU per request moves much less with the
+noise than req/s does.
 
 ``--rate R`` runs the receiver suite's PING phase instead of saturating (R notifications/s
 open-loop for ``--seconds``, PINGs beside them), and reports notification and PING p99 with the
@@ -15,12 +22,13 @@ CPU per notification: the figures of the PING goal, for a change aimed at it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import statistics
 import tempfile
 from pathlib import Path
 
-from bench import load, receiver, scenarios
+from bench import load, receiver, scenarios, servers
 from bench.__main__ import REPO, export_revision
 
 
@@ -40,39 +48,40 @@ class Round:
         return text
 
 
-def _saturate(
-    scenario: scenarios.Scenario, scratch: Path, seconds: float, run_ids: load.RunIds
-) -> Round:
-    with receiver.running(scenario, REPO, scratch) as server:
-        url = server.url + scenarios.INTAKE_PATH
-        load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
-        before = server.cpu_seconds()
-        result = load.run_wrk(
-            url, seconds=seconds, connections=64, threads=1, run_id=run_ids.take()
-        )
-        used = server.cpu_seconds() - before
+def _free_admin_port(scenario: scenarios.Scenario) -> scenarios.Scenario:
+    """The scenario with its admin listener on a free port: two receivers run side by side
+    here, and both would take the default one."""
+    start = scenario.command
+    assert start is not None
+
+    def command(scratch: Path) -> scenarios.Command:
+        plain = start(scratch)
+        return dataclasses.replace(plain, env={**plain.env, "YMNOTIFY_ADMIN_PORT": "0"})
+
+    return dataclasses.replace(scenario, command=command)
+
+
+def _saturate(server: servers.RunningServer, seconds: float, run_ids: load.RunIds) -> Round:
+    url = server.url + scenarios.INTAKE_PATH
+    before = server.cpu_seconds()
+    result = load.run_wrk(url, seconds=seconds, connections=64, threads=1, run_id=run_ids.take())
+    used = server.cpu_seconds() - before
     return Round(result.rate, used / max(1, result.requests) * 1e6)
 
 
 def _fixed_rate(
-    scenario: scenarios.Scenario,
-    scratch: Path,
-    seconds: float,
-    rate: float,
-    run_ids: load.RunIds,
+    server: servers.RunningServer, seconds: float, rate: float, run_ids: load.RunIds
 ) -> Round:
-    """The receiver suite's PING phase at ``rate`` for ``seconds``, after a wrk warm-up."""
+    """The receiver suite's PING phase at ``rate`` for ``seconds``."""
     profile = dataclasses.replace(receiver.FULL, ping_duration=seconds)
-    with receiver.running(scenario, REPO, scratch) as server:
-        url = server.url + scenarios.INTAKE_PATH
-        load.run_wrk(url, seconds=1, connections=64, threads=1, run_id=run_ids.take())
-        before = server.cpu_seconds()
-        # The phase's rate is a fraction of a capacity: the one of which ``rate`` is that share.
-        capacity = rate / receiver.PING_FRACTION
-        point, pings = receiver.fixed_load(
-            url, profile, receiver.PING_FRACTION, capacity, REPO, run_ids
-        )
-        used = server.cpu_seconds() - before
+    url = server.url + scenarios.INTAKE_PATH
+    before = server.cpu_seconds()
+    # The phase's rate is a fraction of a capacity: the one of which ``rate`` is that share.
+    capacity = rate / receiver.PING_FRACTION
+    point, pings = receiver.fixed_load(
+        url, profile, receiver.PING_FRACTION, capacity, REPO, run_ids
+    )
+    used = server.cpu_seconds() - before
     notifications = point["result"]
     assert pings is not None  # the PING_FRACTION load always carries PINGs
     return Round(
@@ -112,20 +121,49 @@ def main(argv: list[str] | None = None) -> None:
             after = scenarios.ymnotify_at_revision(
                 args.after, export_revision(args.after, scratch / "after")
             )
-        sides = {args.after or "now": after, args.revision: before}
+        sides = {
+            args.after or "now": _free_admin_port(after),
+            args.revision: _free_admin_port(before),
+        }
         figures: dict[str, list[Round]] = {name: [] for name in sides}
-        for round_number in range(args.rounds):
-            for name, scenario in sides.items():
-                side_scratch = scratch / f"{name}-{round_number}"
-                if args.rate is None:
-                    figures_now = _saturate(scenario, side_scratch, args.seconds, run_ids)
-                else:
-                    figures_now = _fixed_rate(
-                        scenario, side_scratch, args.seconds, args.rate, run_ids
-                    )
-                figures[name].append(figures_now)
-                print(f"round {round_number + 1} {name}: {figures_now.cell()}", flush=True)
+        with contextlib.ExitStack() as stack:
+            running = {
+                name: stack.enter_context(receiver.running(scenario, REPO, scratch / name))
+                for name, scenario in sides.items()
+            }
+            for server in running.values():  # warm-up: imports, caches, the first pages
+                load.run_wrk(
+                    server.url + scenarios.INTAKE_PATH,
+                    seconds=2,
+                    connections=64,
+                    threads=1,
+                    run_id=run_ids.take(),
+                )
+            for round_number in range(args.rounds):
+                order = list(running.items())
+                for name, server in order if round_number % 2 == 0 else reversed(order):
+                    if args.rate is None:
+                        figures_now = _saturate(server, args.seconds, run_ids)
+                    else:
+                        figures_now = _fixed_rate(server, args.seconds, args.rate, run_ids)
+                    figures[name].append(figures_now)
+                    print(f"round {round_number + 1} {name}: {figures_now.cell()}", flush=True)
     _print_table(figures, args.rounds, open_loop=args.rate is not None)
+    after_name, before_name = sides
+    print()
+    print(paired_cpu(after_name, figures[after_name], before_name, figures[before_name]))
+
+
+def paired_cpu(after_name: str, after: list[Round], before_name: str, before: list[Round]) -> str:
+    """The CPU per notification of ``after`` over ``before`` in each round, and the median."""
+    ratios = [a.cpu_us / b.cpu_us for a, b in zip(after, before, strict=True)]
+    cheaper = sum(ratio < 1 for ratio in ratios)
+    listed = " / ".join(f"{ratio:.3f}" for ratio in ratios)
+    return (
+        f"CPU per notification, {after_name} / {before_name} in each round: {listed};"
+        f" median {statistics.median(ratios):.3f}, {after_name} cheaper in {cheaper} of"
+        f" {len(ratios)} rounds"
+    )
 
 
 def _print_table(figures: dict[str, list[Round]], rounds: int, *, open_loop: bool) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import bodies, dispatch, load, profiling, receiver, report, scenarios
+from bench import bodies, compare, dispatch, load, profiling, receiver, report, scenarios
 from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
 from ymnotify.protocol.parse import parse_body
 
@@ -184,3 +184,13 @@ def test_pings_are_a_small_share_of_each_scenarios_load() -> None:
     assert receiver.ping_rate(receiver.FULL, 400) == pytest.approx(20)
     assert receiver.ping_rate(receiver.FULL, 4_000) == receiver.FULL.ping_rate == 100
     assert receiver.ping_rate(receiver.FULL, 5) == 1  # at least one a second
+
+
+def test_compare_pairs_the_sides_of_each_round() -> None:
+    after = [compare.Round(5000, 90.0), compare.Round(4000, 120.0), compare.Round(4500, 100.0)]
+    before = [compare.Round(4500, 100.0), compare.Round(3900, 110.0), compare.Round(4400, 125.0)]
+    line = compare.paired_cpu("now", after, "HEAD", before)
+    assert line == (
+        "CPU per notification, now / HEAD in each round: 0.900 / 1.091 / 0.800;"
+        " median 0.900, now cheaper in 2 of 3 rounds"
+    )
