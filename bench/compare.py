@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     after_name, before_name = sides
     print()
     print(paired_cpu(after_name, figures[after_name], before_name, figures[before_name]))
+    if args.rate is not None:
+        print(paired_ping(after_name, figures[after_name], before_name, figures[before_name]))
 
 
 def paired_cpu(after_name: str, after: list[Round], before_name: str, before: list[Round]) -> str:
@@ -163,6 +165,22 @@ def paired_cpu(after_name: str, after: list[Round], before_name: str, before: li
         f"CPU per notification, {after_name} / {before_name} in each round: {listed};"
         f" median {statistics.median(ratios):.3f}, {after_name} cheaper in {cheaper} of"
         f" {len(ratios)} rounds"
+    )
+
+
+def paired_ping(after_name: str, after: list[Round], before_name: str, before: list[Round]) -> str:
+    """PING p99 of both sides in each round of an open-loop comparison, and how often
+    ``after``'s was lower."""
+    pairs = [
+        (a.ping_p99_ms, b.ping_p99_ms)
+        for a, b in zip(after, before, strict=True)
+        if a.ping_p99_ms is not None and b.ping_p99_ms is not None
+    ]
+    listed = " / ".join(f"{a:.1f} vs {b:.1f}" for a, b in pairs)
+    lower = sum(a < b for a, b in pairs)
+    return (
+        f"PING p99 ms, {after_name} vs {before_name} in each round: {listed};"
+        f" {after_name} lower in {lower} of {len(pairs)} rounds"
     )
 
 

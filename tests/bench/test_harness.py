@@ -194,3 +194,13 @@ def test_compare_pairs_the_sides_of_each_round() -> None:
         "CPU per notification, now / HEAD in each round: 0.900 / 1.091 / 0.800;"
         " median 0.900, now cheaper in 2 of 3 rounds"
     )
+
+
+def test_compare_pairs_ping_p99_of_open_loop_rounds() -> None:
+    after = [compare.Round(3400, 260.0, 20.0, 4.0), compare.Round(3400, 270.0, 30.0, 6.1)]
+    before = [compare.Round(3400, 265.0, 25.0, 5.5), compare.Round(3400, 268.0, 28.0, 5.0)]
+    line = compare.paired_ping("now", after, "HEAD", before)
+    assert line == (
+        "PING p99 ms, now vs HEAD in each round: 4.0 vs 5.5 / 6.1 vs 5.0;"
+        " now lower in 1 of 2 rounds"
+    )
