@@ -68,6 +68,33 @@ def test_our_receiver_over_https_passes_every_point(tmp_path: Path, ca: trustme.
     assert report["target"] == f"{server.url}/notification"
 
 
+def test_a_url_that_already_ends_in_notification_is_explained(tmp_path: Path) -> None:
+    server = start_server(
+        [
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            f"sqlite:///{tmp_path / 'inbox.db'}",
+            "--allow-network",
+            "127.0.0.0/8",
+            "--no-admin",
+        ]
+    )
+    try:
+        given = f"{server.url}/notification"
+        code, report = _check(given, "--allow-http", "--types", "ORDER_CREATED")
+        as_is, _ = _check(given, "--allow-http", "--types", "ORDER_CREATED", "--post-to-url-as-is")
+    finally:
+        server.stop()
+    assert code == 1  # Market would post to .../notification/notification and get 404s
+    assert _point(report, "PING")["label"] == "CANT_GET_RESPONSE/HTTP"
+    warning = _point(report, "URL")
+    assert (warning["level"], warning["label"]) == ("warn", "NOTIFICATION_PATH_TWICE")
+    assert f"{given}/notification" in warning["detail"]
+    assert as_is == 0  # the receiver does answer at the URL itself
+
+
 @pytest.mark.parametrize(
     ("mode", "point", "label"),
     [

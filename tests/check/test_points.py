@@ -78,3 +78,22 @@ def test_source_filter_needs_every_answer_to_be_403() -> None:
     assert "10.1.2.3" in point.detail
     assert points.source_filter_point([refused, answer(200, VALID)]) is None
     assert points.source_filter_point([]) is None
+
+
+def test_a_404_at_a_doubled_notification_path_is_explained() -> None:
+    target = "https://shop.example/market/notification/notification"
+    point = points.path_twice_point(
+        "https://shop.example/market/notification", target, answer(404, b"")
+    )
+    assert point is not None
+    assert (point.level, point.label, point.status) == (Level.WARN, OurLabel.PATH_TWICE, 404)
+    assert target in point.detail
+    assert "without it" in point.hint
+
+
+def test_no_path_warning_when_the_path_is_single_or_the_answer_is_not_404() -> None:
+    single = "https://shop.example/market/notification"
+    doubled = single + "/notification"
+    assert points.path_twice_point("https://shop.example/market", single, answer(404, b"")) is None
+    assert points.path_twice_point(single, doubled, answer(200, VALID)) is None
+    assert points.path_twice_point(single, doubled, answer(500, b"")) is None

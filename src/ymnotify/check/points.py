@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ymnotify.delivery.client import Attempt
 from ymnotify.delivery.outcome import FailureSubtype, Verdict, media_type
+from ymnotify.delivery.targets import NOTIFICATION_PATH
 from ymnotify.protocol.enums import ErrorType
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE
 
@@ -42,6 +43,7 @@ class OurLabel(enum.StrEnum):
     INVALID_ERROR_BODY = "INVALID_ERROR_BODY"
     UNKNOWN_TYPE_REJECTED = "UNKNOWN_TYPE_REJECTED"
     SOURCE_FILTER = "SOURCE_FILTER_ACTIVE"
+    PATH_TWICE = "NOTIFICATION_PATH_TWICE"
 
 
 HINTS: dict[str, str] = {
@@ -71,6 +73,8 @@ HINTS: dict[str, str] = {
     ' "message": "..."}}',
     OurLabel.UNKNOWN_TYPE_REJECTED: "Market adds notification types; store unknown ones and"
     " answer 200, or they are lost (400 is never retried)",
+    OurLabel.PATH_TWICE: "Market appends /notification to the URL registered in the cabinet:"
+    " register (and check) the URL without it, or check with --post-to-url-as-is",
     OurLabel.SOURCE_FILTER: "the endpoint refuses this machine's address, as it should refuse"
     " everyone but Market: allow this address temporarily to check the rest",
 }
@@ -202,6 +206,21 @@ def judge_transport(scheme: str, first: Attempt) -> Point:
     if subtype in (FailureSubtype.CONNECTION_REFUSED, FailureSubtype.CONNECTION_TIMED_OUT):
         return Point(name, Level.NOT_CHECKED, "-", "no connection")
     return Point(name, Level.PASS, OurLabel.OK, "certificate verified")
+
+
+def path_twice_point(url: str, target: str, ping: Attempt) -> Point | None:
+    """A warning when the PING found nothing (404) at a target whose path names
+    ``/notification`` twice: the URL given already ended in it, and Market adds it again."""
+    doubled = NOTIFICATION_PATH + NOTIFICATION_PATH
+    if ping.status != 404 or not target.split("?", 1)[0].rstrip("/").endswith(doubled):
+        return None
+    return Point(
+        "URL",
+        Level.WARN,
+        OurLabel.PATH_TWICE,
+        f"{url} already ends in {NOTIFICATION_PATH}; Market posts to {target}, which answered 404",
+        status=404,
+    )
 
 
 _SOURCE_IN_REFUSAL = re.compile(r"source (\S+) is not")

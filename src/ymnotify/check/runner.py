@@ -117,6 +117,9 @@ async def run_check(
                 return report
         add(points.judge_transport(parsed.scheme, ping))
         add(points.judge_ping(ping))
+        path_twice = points.path_twice_point(options.url, target, ping)
+        if path_twice is not None:
+            add(path_twice)
         if points.unreachable(ping):
             for name in (*types, "duplicate", "malformed body", "unknown future type"):
                 add(Point(name, Level.NOT_CHECKED, "-", "no connection (see PING)"))
