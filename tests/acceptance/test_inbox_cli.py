@@ -125,6 +125,7 @@ def test_inbox_reads_the_db_from_the_environment(receivers: Receivers) -> None:
 
 def test_inbox_show_of_an_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'inbox.db'}"
+    assert run_cli(["db", "migrate", "--db", db]).returncode == 0  # an empty inbox
     missing = run_cli(["inbox", "show", "--db", db, "424242"])
     assert missing.returncode == 1
     assert missing.stderr.strip() == "Error: no notification with id 424242"
@@ -138,7 +139,7 @@ def test_inbox_show_of_an_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
     [
         ("mysql://user@host/db", 2, "unsupported --db URL 'mysql://user@host/db'"),
         ("sqlite:///", 2, "sqlite URL needs a file path"),
-        ("sqlite:////proc/no-such-dir/inbox.db", 1, "cannot open SQLite store"),
+        ("sqlite:////proc/no-such-dir/inbox.db", 2, "no store at /proc/no-such-dir/inbox.db"),
         ("{dir}", 1, "cannot open SQLite store"),  # a directory, not a file
         ("{text}", 1, "cannot open SQLite store"),  # a file that is not a database
     ],
@@ -154,8 +155,8 @@ def test_a_bad_db_url_is_a_readable_error(tmp_path: Path, url: str, code: int, s
 
 
 @pytest.mark.parametrize("command", [["inbox", "stats"], ["inbox", "show", "1"]])
-def test_every_inbox_command_reports_a_bad_db_alike(command: list[str]) -> None:
-    result = run_cli([*command, "--db", "sqlite:////proc/no-such-dir/inbox.db"])
+def test_every_inbox_command_reports_a_bad_db_alike(tmp_path: Path, command: list[str]) -> None:
+    result = run_cli([*command, "--db", f"sqlite:///{tmp_path}"])  # a directory, not a file
     assert result.returncode == 1
     assert "Error: cannot open SQLite store" in result.stderr
     assert "Traceback" not in result.stderr
@@ -171,3 +172,18 @@ def test_serve_with_a_store_it_cannot_open_is_a_readable_error(tmp_path: Path) -
     result = run_cli(["serve", "--port", "0", "--db", db])
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("Error: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["list"], ["stats"], ["show", "1"], ["state", "order:1"], ["replay", "--quarantined"]],
+)
+def test_inbox_commands_refuse_a_store_that_does_not_exist(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "no-such-dir" / "inbx.db"
+    done = run_cli(["inbox", *command, "--db", f"sqlite:///{typo}"])
+    assert done.returncode == 2
+    assert f"no store at {typo}" in done.stderr
+    assert "ymnotify serve --db" in done.stderr
+    assert not typo.parent.exists()  # nothing made on the way

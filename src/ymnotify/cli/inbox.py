@@ -26,6 +26,7 @@ from ymnotify.store import (
     NotificationStatus,
     Store,
     StoredNotification,
+    sqlite_path,
     store_from_url,
 )
 from ymnotify.store.base import AttemptOutcome, JobRecord, JobStatus, PruneSelection
@@ -41,7 +42,21 @@ db_option = option(
 
 
 def run_with_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the store at ``db``, run ``work`` with it, close it; errors become CLI errors."""
+    """Open the store at ``db``, run ``work`` with it, close it; errors become CLI errors.
+
+    A SQLite file that does not exist is an error here, not a new empty inbox: these commands
+    look at what was received, and a mistyped ``--db`` would otherwise create a file (and its
+    directories) and report that nothing arrived.
+    """
+    try:
+        path = sqlite_path(db)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if path is not None and not path.exists():
+        raise click.UsageError(
+            f"no store at {path}: nothing was received there (`ymnotify serve --db {db}`"
+            " creates it); check --db or YMNOTIFY_DB"
+        )
 
     async def main() -> T:
         store = store_from_url(db)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ymnotify.errors import ConfigError
 from ymnotify.store.base import (
     Accepted,
@@ -33,11 +35,22 @@ __all__ = [
     "Store",
     "StoredNotification",
     "TypeCount",
+    "sqlite_path",
     "store_from_url",
 ]
 
 
 DEFAULT_DB_TIMEOUT = 5.0
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL; ``None`` for a URL of another store."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///")
+    if not path or path == ":memory:":
+        raise ConfigError("sqlite URL needs a file path, e.g. sqlite:///./ymnotify.db")
+    return Path(path)
 
 
 def store_from_url(
@@ -48,12 +61,10 @@ def store_from_url(
     ``timeout`` bounds how long one operation waits for the database: SQLite's busy timeout
     (another process holds the write lock), PostgreSQL's wait for a pooled connection.
     """
-    if url.startswith("sqlite:///"):
+    path = sqlite_path(url)
+    if path is not None:
         from ymnotify.store.sqlite import SqliteStore
 
-        path = url.removeprefix("sqlite:///")
-        if not path or path == ":memory:":
-            raise ConfigError("sqlite URL needs a file path, e.g. sqlite:///./ymnotify.db")
         if sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("--sqlite-synchronous must be 'full' or 'normal'")
         return SqliteStore(
