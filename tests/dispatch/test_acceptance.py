@@ -305,6 +305,27 @@ def test_bad_app_and_nothing_to_replay_are_clear_errors(tmp_path: Path) -> None:
     assert "name the notifications" in nothing.stderr
 
 
+def test_a_worker_says_when_it_created_the_store_it_works_on(tmp_path: Path) -> None:
+    scene = Scene(tmp_path)
+    typo = tmp_path / "inbx.db"
+    fresh = start_worker(
+        ["--db", f"sqlite:///{typo}", "--app", "tests.dispatch.apps:fragile"],
+        cwd=REPO,
+        env=scene.env,
+    )
+    try:
+        said = fresh.wait_for_output("created an empty one")
+    finally:
+        assert fresh.stop() == 0
+    assert f"no store was at {typo}" in said
+    assert typo.exists()
+    # the scene's own store exists: nothing to say
+    scene.accept(sample("ORDER_CREATED", orderId=4402))
+    known = scene.worker("tests.dispatch.apps:fragile")
+    assert known.stop() == 0
+    assert "created an empty one" not in "".join(known.output)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -17,7 +17,7 @@ from ymnotify.cli.options import option
 from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError, StoreError
-from ymnotify.store import store_from_url
+from ymnotify.store import sqlite_path, store_from_url
 
 
 @click.command()
@@ -67,8 +67,11 @@ def worker(
         settings = settings_from_flags(flags)
         router = load_router(app)
         store = store_from_url(db)
+        new_file = sqlite_path(db)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    if new_file is not None and new_file.exists():
+        new_file = None
 
     registry = CollectorRegistry(auto_describe=True)
     observers = [HandlerMetrics(registry)] if metrics_port is not None else []
@@ -86,6 +89,12 @@ def worker(
                 f" from {app}, {settings.concurrency} at a time, on {db}",
                 err=True,
             )
+            if new_file is not None:  # a mistyped --db would otherwise wait here in silence
+                click.echo(
+                    f"no store was at {new_file}: this worker created an empty one; `ymnotify"
+                    " serve` must use the same --db for its notifications to reach it",
+                    err=True,
+                )
             exporter = None
             if metrics_port is not None:
                 exporter = _serve_metrics(metrics_host, metrics_port, registry)
