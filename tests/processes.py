@@ -65,6 +65,21 @@ class RunningServer:
         self.stop(signal.SIGKILL)
 
 
+def loopback_serve(db: Path, *extra: str) -> list[str]:
+    """``serve`` arguments for a receiver on a free port, storing in ``db``, that accepts
+    loopback sources (the tests' own requests): what ``start_server`` is given most often."""
+    return [
+        "serve",
+        "--port",
+        "0",
+        "--db",
+        f"sqlite:///{db}",
+        "--allow-network",
+        "127.0.0.0/8",
+        *extra,
+    ]
+
+
 def start_server(
     args: Sequence[str],
     *,

@@ -12,7 +12,7 @@ import pytest
 import trustme
 
 from tests.check.endpoints import broken_endpoint
-from tests.processes import run_cli, start_server
+from tests.processes import loopback_serve, run_cli, start_server
 
 
 def _check(url: str, *args: str) -> tuple[int, dict[str, Any]]:
@@ -39,19 +39,9 @@ def test_our_receiver_over_https_passes_every_point(tmp_path: Path, ca: trustme.
     cert.private_key_pem.write_to_path(key_file)
     ca.cert_pem.write_to_path(ca_file)
     server = start_server(
-        [
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            f"sqlite:///{tmp_path / 'inbox.db'}",
-            "--allow-network",
-            "127.0.0.0/8",
-            "--tls-cert",
-            str(cert_file),
-            "--tls-key",
-            str(key_file),
-        ]
+        loopback_serve(
+            tmp_path / "inbox.db", "--tls-cert", str(cert_file), "--tls-key", str(key_file)
+        )
     )
     try:
         code, report = _check(server.url, "--ca-bundle", str(ca_file))
@@ -69,18 +59,7 @@ def test_our_receiver_over_https_passes_every_point(tmp_path: Path, ca: trustme.
 
 
 def test_a_url_that_already_ends_in_notification_is_explained(tmp_path: Path) -> None:
-    server = start_server(
-        [
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            f"sqlite:///{tmp_path / 'inbox.db'}",
-            "--allow-network",
-            "127.0.0.0/8",
-            "--no-admin",
-        ]
-    )
+    server = start_server(loopback_serve(tmp_path / "inbox.db", "--no-admin"))
     try:
         given = f"{server.url}/notification"
         code, report = _check(given, "--allow-http", "--types", "ORDER_CREATED")

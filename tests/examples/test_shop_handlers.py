@@ -13,7 +13,7 @@ import httpx
 import pytest
 from examples.shop_handlers import ShopDatabase, router
 
-from tests.processes import start_server
+from tests.processes import loopback_serve, start_server
 from ymnotify.protocol.samples import sample
 from ymnotify.store.base import AttemptOutcome
 from ymnotify.testing import feed
@@ -99,23 +99,18 @@ async def test_cancellation_requests_alert_chats_are_logged_unknown_types_kept(
 def test_the_example_runs_behind_a_real_receiver(tmp_path: Path) -> None:
     shop_db = tmp_path / "shop.db"
     server = start_server(
-        [
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            f"sqlite:///{tmp_path / 'inbox.db'}",
-            "--allow-network",
-            "127.0.0.0/8",
-            "--app",
-            "examples.shop_handlers:router",
-            "--retry-base-delay",
-            "20ms",
-            "--retry-max-delay",
-            "100ms",
-            "--poll-interval",
-            "50ms",
-        ],
+        loopback_serve(
+            tmp_path / "inbox.db",
+            *("--app", "examples.shop_handlers:router"),
+            *(
+                "--retry-base-delay",
+                "20ms",
+                "--retry-max-delay",
+                "100ms",
+                "--poll-interval",
+                "50ms",
+            ),
+        ),
         cwd=REPO,
         env={"SHOP_DB": str(shop_db)},
     )

@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.processes import run_cli, start_server
+from tests.processes import loopback_serve, run_cli, start_server
 
 
 def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
-    receiver = start_server(
-        [
-            "serve",
-            "--port",
-            "0",
-            "--db",
-            f"sqlite:///{tmp_path / 'inbox.db'}",
-            "--allow-network",
-            "127.0.0.0/8",
-        ]
-    )
+    receiver = start_server(loopback_serve(tmp_path / "inbox.db"))
     market = start_server(
         ["market", "serve", "--dev", "--clock", "virtual", "--port", "0"], cwd=tmp_path
     )
