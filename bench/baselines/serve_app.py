@@ -9,11 +9,10 @@ process. Prints ``listening on URL`` like ``ymnotify serve``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 
-from ymnotify.receiver import server
+from ymnotify.receiver import reads_first, server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     def announce() -> None:
         print(f"{args.app} listening on {url}", file=sys.stderr, flush=True)
 
-    asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+    reads_first.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
 
 
 if __name__ == "__main__":

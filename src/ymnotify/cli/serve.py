@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import Any
 
@@ -18,7 +17,7 @@ from ymnotify.dispatch.router import Router
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError
 from ymnotify.protocol.responses import integration_name_problem
-from ymnotify.receiver import server
+from ymnotify.receiver import reads_first, server
 from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig, Service
 from ymnotify.receiver.sources import SourcePolicy
 from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
@@ -286,7 +285,7 @@ def serve(
             say("loopback is allowed as a source: for development only.", "warning")
 
     try:
-        asyncio.run(server.serve(servers, announce))
+        reads_first.run(server.serve(servers, announce))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
 
