@@ -33,9 +33,11 @@ T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], T]
 
 RETRY_LOCKED = 0.001  # seconds between tries while the file is locked by another writer
-# Operations run between two turns of the loop (an accept takes ~50 µs): a batch of hundreds
-# must not hold the loop for tens of milliseconds, PINGs and other requests go in between.
-SLICE = 16
+# Operations run between two turns of the loop (an accept takes 50-100 µs): a batch of hundreds
+# must not hold the loop for tens of milliseconds, PINGs and other requests go in between. Since
+# a turn runs its polled reads first (receiver/reads_first.py), a PING waits for the turn in
+# progress, so a slice is part of its wait: 8 gave lower PING p99 than 16 (bench/analysis.md).
+SLICE = 8
 
 
 @dataclass(slots=True)
