@@ -37,7 +37,7 @@ db_option = option(
     "--db",
     default=DEFAULT_DB_URL,
     show_default=True,
-    help="Store: sqlite:///PATH or postgresql://user@host/dbname (as for serve).",
+    help="Store: sqlite:///PATH (an existing file) or postgresql://user@host/dbname.",
 )
 
 

@@ -67,11 +67,10 @@ def worker(
         settings = settings_from_flags(flags)
         router = load_router(app)
         store = store_from_url(db)
-        new_file = sqlite_path(db)
+        path = sqlite_path(db)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if new_file is not None and new_file.exists():
-        new_file = None
+    new_file = path if path is not None and not path.exists() else None  # opening will make it
 
     registry = CollectorRegistry(auto_describe=True)
     observers = [HandlerMetrics(registry)] if metrics_port is not None else []
