@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.after == args.revision:
+        parser.error(
+            f"--after and REV are both {args.revision!r}; to compare a tree with"
+            " itself, name it two ways, e.g. HEAD~0 --after HEAD"
+        )
     run_ids = load.RunIds()
     with tempfile.TemporaryDirectory(prefix="ymnotify-compare-") as temporary:
         scratch = Path(temporary)
