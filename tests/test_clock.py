@@ -29,7 +29,9 @@ def by_isoformat(moment: datetime) -> str:
 def test_utc_text_is_isoformat_of_the_utc_instant(moment: datetime, zone: timezone) -> None:
     aware = moment.replace(tzinfo=zone)
     assert utc_text(aware) == by_isoformat(aware)
-    assert parse_utc_text(utc_text(aware)) == aware
+    parsed = parse_utc_text(utc_text(aware))
+    assert parsed == aware
+    assert parsed.tzinfo is UTC
 
 
 @given(moment=MOMENTS)
@@ -63,3 +65,20 @@ def test_texts_sort_as_times_do() -> None:
         datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
     ]
     assert sorted(moments) == sorted(moments, key=utc_text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T09:15:42.318000",  # no Z: would read as a naive time
+        "2026-11-28T09:15:42.318000+00:00",
+        "2026-11-28 09:15:42.318000Z",
+        "2026-11-28T09:15:42.318Z",
+        "20261128T091542.318000000Z",
+        "2026-11-28T09:15:42.3180000",
+        "",
+    ],
+)
+def test_parse_utc_text_takes_only_utc_texts(text: str) -> None:
+    with pytest.raises(ValueError, match="not a UTC time"):
+        parse_utc_text(text)

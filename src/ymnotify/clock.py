@@ -50,5 +50,15 @@ def utc_text(moment: datetime) -> str:
 
 
 def parse_utc_text(text: str) -> datetime:
-    """The aware datetime of a ``utc_text``."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """The aware datetime of a ``utc_text``; ``ValueError`` for any other text.
+
+    ``fromisoformat`` (C, and it reads the ``Z``) rather than ``strptime`` (Python, about fifty
+    times slower): stores parse several of these for every row they read, the sandbox's and the
+    worker's claims included. It also takes other ISO forms, so the fixed shape is checked first.
+    """
+    if len(text) != _UTC_TEXT_LENGTH or text[-1] != "Z" or text[10] != "T":
+        raise ValueError(f"not a UTC time of the form 2026-11-28T09:15:42.318000Z: {text!r}")
+    return datetime.fromisoformat(text)
+
+
+_UTC_TEXT_LENGTH = len("2026-11-28T09:15:42.318000Z")
