@@ -280,7 +280,8 @@ class MarketStore:
         effect at ``now``, all in one transaction."""
 
         def insert(c: sqlite3.Connection) -> list[Published]:
-            return [_publish_one(c, kind, body, payload, now) for kind, body, payload in events]
+            audiences = _Audiences(c, now)
+            return [_publish_one(c, audiences, kind, body, p, now) for kind, body, p in events]
 
         return await self._write(insert)
 
@@ -300,10 +301,11 @@ class MarketStore:
 
         def claim(c: sqlite3.Connection) -> list[Claimed]:
             ids = [row["id"] for row in c.execute(SQL["claim_due"], params).fetchall()]
-            claimed = [
-                _claimed(c.execute(SQL["claimed_details"], {"id": i}).fetchone()) for i in ids
-            ]
-            return sorted(claimed, key=lambda item: (item.run_at, item.delivery_id))
+            if not ids:
+                return []
+            # One query for the whole batch: one per delivery was ~4 % of a delivery's CPU.
+            details = c.execute(SQL["claimed_details"], {"ids": json.dumps(ids)})
+            return [_claimed(row) for row in details]
 
         return await self._write(claim)
 
@@ -435,36 +437,75 @@ class MarketStore:
 # -- helpers, run on the writer or reader thread -----------------------------------------------
 
 
+# A business's id and its settings as candidates, or why an event goes nowhere.
+_Audience = tuple[int, list[rules.Candidate]] | str
+
+
+class _Audiences:
+    """Who may receive an event of a campaign or business, read once per publish transaction.
+
+    A published array usually holds many events of one store; without this, each event read
+    the campaign's business, the business and its settings again (and parsed the settings).
+    Within one transaction nothing else changes them.
+    """
+
+    def __init__(self, c: sqlite3.Connection, now: datetime) -> None:
+        self._c = c
+        self._now = now
+        self._found: dict[tuple[int | None, int | None], _Audience] = {}
+
+    def of(self, campaign_id: int | None, business_id: int | None) -> _Audience:
+        """``(business id, its settings as candidates)``, or why the event goes nowhere."""
+        key = (campaign_id, business_id)
+        if key not in self._found:
+            self._found[key] = self._read(campaign_id, business_id)
+        return self._found[key]
+
+    def _read(self, campaign_id: int | None, business_id: int | None) -> _Audience:
+        c = self._c
+        if campaign_id is not None:
+            owner = c.execute(SQL["business_of_campaign"], {"id": campaign_id}).fetchone()
+            if owner is None:
+                return f"no business has campaignId {campaign_id}"
+            business_id = int(owner["business_id"])
+        if business_id is None:
+            return "the body has neither campaignId nor businessId"
+        if c.execute(SQL["get_business"], {"id": business_id}).fetchone() is None:
+            return f"no business {business_id}"
+        candidates = [
+            rules.Candidate(row["id"], _scope(row), _settings(row).in_effect(self._now))
+            for row in c.execute(SQL["subscriptions_of_business"], {"business_id": business_id})
+        ]
+        return business_id, candidates
+
+
 def _publish_one(
-    c: sqlite3.Connection, kind: str, body: bytes, payload: Any, now: datetime
+    c: sqlite3.Connection,
+    audiences: _Audiences,
+    kind: str,
+    body: bytes,
+    payload: Any,
+    now: datetime,
 ) -> Published:
+    published_at = utc_text(now)
     event_id = int(
         c.execute(
             SQL["insert_event"],
-            {"notification_type": kind, "body": body, "published_at": utc_text(now)},
+            {"notification_type": kind, "body": body, "published_at": published_at},
         ).fetchone()["id"]
     )
     campaign_id, business_id = rules.event_keys(payload)
-    if campaign_id is not None:
-        owner = c.execute(SQL["business_of_campaign"], {"id": campaign_id}).fetchone()
-        if owner is None:
-            return Published(event_id, kind, (), f"no business has campaignId {campaign_id}")
-        business_id = int(owner["business_id"])
-    if business_id is None:
-        return Published(event_id, kind, (), "the body has neither campaignId nor businessId")
-    if c.execute(SQL["get_business"], {"id": business_id}).fetchone() is None:
-        return Published(event_id, kind, (), f"no business {business_id}")
-    candidates = [
-        rules.Candidate(row["id"], _scope(row), _settings(row).in_effect(now))
-        for row in c.execute(SQL["subscriptions_of_business"], {"business_id": business_id})
-    ]
+    audience = audiences.of(campaign_id, business_id)
+    if isinstance(audience, str):
+        return Published(event_id, kind, (), audience)
+    business_id, candidates = audience
     chosen = rules.recipients(kind, business_id, campaign_id, candidates)
     deliveries = tuple(
         (
             int(
                 c.execute(
                     SQL["insert_delivery"],
-                    {"event_id": event_id, "subscription_id": sid, "run_at": utc_text(now)},
+                    {"event_id": event_id, "subscription_id": sid, "run_at": published_at},
                 ).fetchone()["id"]
             ),
             sid,

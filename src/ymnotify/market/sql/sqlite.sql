@@ -93,11 +93,13 @@ WHERE id IN (
 )
 RETURNING id;
 
+-- The deliveries just leased (their ids as a JSON array), oldest due first.
 -- name: claimed_details
 SELECT d.id, d.subscription_id, d.attempts, d.first_attempt_at, d.run_at,
        e.notification_type, e.body
 FROM deliveries AS d JOIN events AS e ON e.id = d.event_id
-WHERE d.id = :id;
+WHERE d.id IN (SELECT value FROM json_each(:ids))
+ORDER BY d.run_at, d.id;
 
 -- name: finish_attempt
 UPDATE deliveries SET
