@@ -234,6 +234,31 @@ async def test_reads_filtered_by_user(tmp_path: Path) -> None:
         await market.call("GET", f"/api/subscriptions/{theirs['id']}", user=OWNER, expect=403)
 
 
+async def test_real_clock_refills_its_room_while_a_backlog_waits(tmp_path: Path) -> None:
+    # Four in flight at a time, and a poll interval longer than the test: all 40 arrive only
+    # if finished attempts wake the loop to claim the rest.
+    options = Options(virtual=False, extra={"max_in_flight": 4, "poll_interval": 60})
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path, options) as market:
+        await market.business()
+        await market.subscribe(endpoint.url, ["ORDER_CREATED"], expect=201)
+        events = [
+            sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i) for i in range(40)
+        ]
+        await market.publish(*events)
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            done = await market.log(type="ORDER_CREATED")
+            if len(done) == 40:
+                break
+            await asyncio.sleep(0.05)
+        assert len(done) == 40
+        assert {e["outcome"] for e in done} == {"delivered"}
+        orders = {
+            r.json()["orderId"] for r in endpoint.requests if r.json()["notificationType"] != "PING"
+        }
+        assert orders == {SAMPLE_ID_BASE + i for i in range(40)}
+
+
 async def test_real_clock_delivers_at_once_and_schedules_the_retry(tmp_path: Path) -> None:
     options = Options(virtual=False, extra={"poll_interval": 0.05})
     async with (
