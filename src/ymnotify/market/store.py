@@ -79,6 +79,7 @@ class MarketStore:
             busy_timeout=busy_timeout,
             # One Market process per file: leases left by a previous run are given back.
             on_open=lambda connection: connection.execute(SQL["release_leases"]),
+            loop_writer=True,  # each attempt's result: see ``finish_attempt``
         )
 
     @property
@@ -363,7 +364,9 @@ class MarketStore:
                     )
             return decision
 
-        return await self._write(finish)
+        # A few statements on indexed rows, once per attempt: run on the loop's thread in
+        # batches (``store.loopwriter``) rather than handed to the writer thread one by one.
+        return await self.file.write_on_loop(finish)
 
     async def disable_failing(self, now: datetime) -> list[int]:
         """Apply the 14-day rule at ``now``: disable each setting whose endpoint has failed for
