@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ymnotify.protocol import wire
 from ymnotify.protocol.samples import all_types, sample
@@ -158,6 +160,30 @@ def test_a_lone_surrogate_escape_is_kept_and_still_hashes() -> None:
     assert wire.canonical(parsed) == '{"text":"\\ud800 and \\u0416"}'
     assert len(wire.dedup_key(parsed)) == 64
     wire.compact(parsed).encode("utf-8")  # printable: no unencodable character left
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _in_order(value: Any) -> Any:
+    """``value`` with every object as its list of pairs, so that key order counts."""
+    if isinstance(value, dict):
+        return [(key, _in_order(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_in_order(item) for item in value]
+    return value
+
+
+@given(value=JSON_VALUES)
+def test_compact_is_one_line_of_the_same_value_in_received_order(value: Any) -> None:
+    text = wire.compact(value)
+    again = wire.loads(text.encode("utf-8"))  # encodable, even with lone surrogates
+    assert _in_order(again) == _in_order(value)
+    assert "\n" not in text
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
