@@ -79,7 +79,6 @@ class MarketStore:
             busy_timeout=busy_timeout,
             # One Market process per file: leases left by a previous run are given back.
             on_open=lambda connection: connection.execute(SQL["release_leases"]),
-            loop_writer=True,  # each attempt's result: see ``finish_attempt``
         )
 
     @property
@@ -364,9 +363,7 @@ class MarketStore:
                     )
             return decision
 
-        # A few statements on indexed rows, once per attempt: run on the loop's thread in
-        # batches (``store.loopwriter``) rather than handed to the writer thread one by one.
-        return await self.file.write_on_loop(finish)
+        return await self._write(finish)
 
     async def disable_failing(self, now: datetime) -> list[int]:
         """Apply the 14-day rule at ``now``: disable each setting whose endpoint has failed for
