@@ -14,7 +14,6 @@ the new time has finished. Network timeouts stay wall-clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -75,7 +74,6 @@ class Engine:
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._backlog = False  # due deliveries were left waiting for room at the last pump
         self._settle_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -187,9 +185,11 @@ class Engine:
             except YmnotifyError:
                 logger.exception("delivery loop failed; retrying")
                 pause = self.config.poll_interval
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(pause):
-                    await self._wake.wait()
+            waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
+            try:
+                await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiters[0].cancel()
             self._wake.clear()
 
     async def _pump(self) -> float:
@@ -197,19 +197,15 @@ class Engine:
         now = self.clock.now()
         room = self.config.max_in_flight - len(self._in_flight)
         run_at = await self.store.next_run_at()
-        # An attempt's end frees room but makes nothing due (Market's retries come minutes
-        # later): it only matters while due work waits for room (``_attempt_done``).
-        self._backlog = run_at is not None and run_at <= now
-        if room > 0 and self._backlog:
+        if room > 0 and run_at is not None and run_at <= now:
             claimed = await self._claim(now, room)
-            self._backlog = len(claimed) == room  # taking all it could: likely more are due
             settings = await self._settings_of(claimed)
             for item in claimed:
                 task = asyncio.create_task(
                     self._attempt_logged(item, settings[item.subscription_id])
                 )
                 self._in_flight.add(task)
-                task.add_done_callback(self._attempt_done)
+                task.add_done_callback(self._in_flight.discard)
         deadline = await self.store.next_deadline()
         if deadline is not None and deadline <= now:
             await self._disable_failing(now)
@@ -218,18 +214,6 @@ class Engine:
         if upcoming:
             pause = min(pause, (min(upcoming) - now).total_seconds())
         return max(pause, 0.0)
-
-    def _attempt_done(self, task: asyncio.Task[None]) -> None:
-        """Wake the loop when a backlog waits and a quarter of the room is free again.
-
-        Pumping after every single attempt (as an ``asyncio.wait`` over all in-flight attempts
-        did) cost each delivery several reads on a thread and a claim of one; refilling by the
-        quarter claims in batches while three quarters of the attempts are still in flight.
-        """
-        self._in_flight.discard(task)
-        room = self.config.max_in_flight - len(self._in_flight)
-        if self._backlog and room >= max(1, self.config.max_in_flight // 4):
-            self._wake.set()
 
     # -- one attempt ---------------------------------------------------------------------------
 
