@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                         figures_now = _fixed_rate(server, args.seconds, args.rate, run_ids)
                     figures[name].append(figures_now)
                     print(f"round {round_number + 1} {name}: {figures_now.cell()}", flush=True)
-    _print_table(figures, args.rounds, open_loop=args.rate is not None)
+    print_table(figures, args.rounds, open_loop=args.rate is not None)
     after_name, before_name = sides
     print()
     print(paired_cpu(after_name, figures[after_name], before_name, figures[before_name]))
@@ -161,13 +161,20 @@ def main(argv: list[str] | None = None) -> None:
         print(paired_ping(after_name, figures[after_name], before_name, figures[before_name]))
 
 
-def paired_cpu(after_name: str, after: list[Round], before_name: str, before: list[Round]) -> str:
-    """The CPU per notification of ``after`` over ``before`` in each round, and the median."""
+def paired_cpu(
+    after_name: str,
+    after: list[Round],
+    before_name: str,
+    before: list[Round],
+    *,
+    unit: str = "notification",
+) -> str:
+    """The CPU per ``unit`` of ``after`` over ``before`` in each round, and the median."""
     ratios = [a.cpu_us / b.cpu_us for a, b in zip(after, before, strict=True)]
     cheaper = sum(ratio < 1 for ratio in ratios)
     listed = " / ".join(f"{ratio:.3f}" for ratio in ratios)
     return (
-        f"CPU per notification, {after_name} / {before_name} in each round: {listed};"
+        f"CPU per {unit}, {after_name} / {before_name} in each round: {listed};"
         f" median {statistics.median(ratios):.3f}, {after_name} cheaper in {cheaper} of"
         f" {len(ratios)} rounds"
     )
@@ -189,7 +196,7 @@ def paired_ping(after_name: str, after: list[Round], before_name: str, before: l
     )
 
 
-def _print_table(figures: dict[str, list[Round]], rounds: int, *, open_loop: bool) -> None:
+def print_table(figures: dict[str, list[Round]], rounds: int, *, open_loop: bool) -> None:
     medians = ["median /s", "median CPU µs"]
     if open_loop:
         medians += ["median p99 ms", "median PING p99 ms"]

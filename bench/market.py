@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -97,17 +98,22 @@ def _event(order_id: int) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _started(argv: list[str], repo: Path) -> Iterator[servers.RunningServer]:
-    server = servers.start(argv, env={"PYTHONPATH": str(repo)}, cwd=repo)
+def _started(
+    argv: list[str], repo: Path, source: Path | None = None
+) -> Iterator[servers.RunningServer]:
+    """``argv`` run from ``repo`` (for ``bench``), with ``ymnotify`` from ``source`` when given
+    (an exported ``src`` tree: ``bench.compare_market``), else the installed one."""
+    path = str(repo) if source is None else f"{source}{os.pathsep}{repo}"
+    server = servers.start(argv, env={"PYTHONPATH": path}, cwd=repo)
     try:
         yield server
     finally:
         server.stop()
 
 
-def _market(db: Path, repo: Path) -> Any:
+def _market(db: Path, repo: Path, source: Path | None = None) -> Any:
     argv = [sys.executable, "-m", "ymnotify", "market", "serve", "--dev", "--port", "0"]
-    return _started([*argv, "--db", f"sqlite:///{db}", "--log-level", "warning"], repo)
+    return _started([*argv, "--db", f"sqlite:///{db}", "--log-level", "warning"], repo, source)
 
 
 def _target(app: str, repo: Path) -> Any:
@@ -132,12 +138,13 @@ def _delivered(api: httpx.Client, subscription: int) -> int:
 
 
 def measure_throughput(
-    profile: MarketProfile, repo: Path, scratch: Path
+    profile: MarketProfile, repo: Path, scratch: Path, source: Path | None = None
 ) -> tuple[int, float, float, float]:
-    """(events, deliveries/s, seconds publishing took, Market CPU µs per delivery)."""
+    """(events, deliveries/s, seconds publishing took, Market CPU µs per delivery); the
+    sandbox's code from ``source`` (a ``src`` tree) when given."""
     with (
         _target("bench.baselines.noop_app:app", repo) as target,
-        _market(scratch / "throughput.db", repo) as market,
+        _market(scratch / "throughput.db", repo, source) as market,
         httpx.Client(base_url=market.url, headers={"X-Market-User": DEV_USER}, timeout=30) as api,
     ):
         subscription = _subscribe(api, target.url)

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from bench import bodies, compare, dispatch, load, profiling, receiver, report, scenarios
+from bench import (
+    bodies,
+    compare,
+    compare_market,
+    dispatch,
+    load,
+    profiling,
+    receiver,
+    report,
+    scenarios,
+)
 from ymnotify.protocol.models import INT64_MAX, OrderStatusUpdated, Ping
 from ymnotify.protocol.parse import parse_body
 
@@ -194,6 +204,32 @@ def test_compare_pairs_the_sides_of_each_round() -> None:
         "CPU per notification, now / HEAD in each round: 0.900 / 1.091 / 0.800;"
         " median 0.900, now cheaper in 2 of 3 rounds"
     )
+
+
+def test_compare_market_pairs_cpu_per_delivery() -> None:
+    after = [compare.Round(1000, 900.0), compare.Round(950, 1000.0)]
+    before = [compare.Round(700, 1300.0), compare.Round(650, 1250.0)]
+    line = compare.paired_cpu("now", after, "da1479c", before, unit="delivery")
+    assert line == (
+        "CPU per delivery, now / da1479c in each round: 0.692 / 0.800;"
+        " median 0.746, now cheaper in 2 of 2 rounds"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["HEAD", "--after", "HEAD"], "--after and REV are both 'HEAD'"),
+        (["HEAD", "--rounds", "0"], "--rounds and --events must be positive"),
+    ],
+)
+def test_compare_market_refuses_what_it_cannot_measure(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        compare_market.main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_compare_pairs_ping_p99_of_open_loop_rounds() -> None:
