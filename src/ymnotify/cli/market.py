@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, option
 from ymnotify.delivery.client import ClientOptions
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import ConfigError
+from ymnotify.market import loop as market_loop
 from ymnotify.market import runtime as market_runtime
 from ymnotify.market.api import create_app
 from ymnotify.market.engine import EngineConfig
@@ -171,7 +171,7 @@ def serve_command(
             say("plain HTTP and/or private targets allowed: for development only.", "warning")
 
     try:
-        asyncio.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+        market_loop.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
 
