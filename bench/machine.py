@@ -23,6 +23,8 @@ PACKAGES = (
     "SQLAlchemy",
     "matplotlib",
     "py-spy",
+    "aiohttp",
+    "uvloop",
 )
 
 
@@ -110,7 +112,8 @@ def facts(scratch: Path, repo: Path) -> dict[str, str]:
         "SQLite library": sqlite3.sqlite_version,
         "wrk": tool_version(["wrk", "-v"]),
         "PostgreSQL": postgres.version(),
-        "event loop": "asyncio (uvloop not installed)" if not _has("uvloop") else "uvloop",
+        "event loops": "receivers and baselines: asyncio's, reads first; Market sandbox: "
+        + ("uvloop" if _has("uvloop") else "asyncio's (uvloop not installed)"),
         "ymnotify revision": git_revision(repo),
         **{f"package {name}": version for name, version in package_versions().items()},
     }
