@@ -105,6 +105,44 @@ async def test_a_failing_operation_does_not_spoil_its_batch(
     assert _rows(connect) == list(range(20))  # the failing insert was rolled back alone
 
 
+async def test_savepoints_only_after_a_failure_so_operations_may_run_twice(
+    writer: GroupCommitWriter, connect: Callable[[], sqlite3.Connection]
+) -> None:
+    runs: list[str] = []
+    statements: list[str] = []
+
+    def counted(name: str, fail: bool = False) -> Callable[[sqlite3.Connection], str]:
+        def operation(connection: sqlite3.Connection) -> str:
+            runs.append(name)
+            connection.set_trace_callback(statements.append)
+            if fail:
+                raise ValueError(name)
+            return name
+
+        return operation
+
+    gate = _Gate()
+    held = await gate.hold(writer)
+    clean = [writer.submit(counted(name)) for name in ("a", "b")]
+    gate.release.set()
+    await held
+    assert await asyncio.gather(*clean) == ["a", "b"]
+    assert runs == ["a", "b"]  # a batch that succeeds runs each operation once
+    assert not any("SAVEPOINT" in sql for sql in statements)
+
+    runs.clear()
+    gate = _Gate()
+    held = await gate.hold(writer)
+    mixed = [writer.submit(counted("c")), writer.submit(counted("d", fail=True))]
+    gate.release.set()
+    await held
+    assert await mixed[0] == "c"
+    with pytest.raises(ValueError, match="d"):
+        await mixed[1]
+    assert runs == ["c", "d", "c", "d"]  # rolled back, then each on its own
+    assert any("SAVEPOINT" in sql for sql in statements)
+
+
 async def test_a_cancelled_waiter_does_not_undo_the_write(
     writer: GroupCommitWriter, connect: Callable[[], sqlite3.Connection]
 ) -> None:

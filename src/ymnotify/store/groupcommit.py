@@ -2,9 +2,10 @@
 
 SQLite allows one writer at a time, and a durable commit costs an fsync. Committing each accept
 alone would cap throughput at the disk's fsync rate; instead every operation queued while the
-previous batch was committing is run in the next transaction, each inside its own savepoint so
-one failing operation cannot spoil the others, and all of them learn their result only after
-the single ``COMMIT`` returned. Nobody is told "stored" before the commit.
+previous batch was committing is run in the next transaction, and all of them learn their
+result only after the single ``COMMIT`` returned. When one operation raises, the batch is rolled
+back and run again with a savepoint around each (``sqlitewrites.run_isolated``), so one failing
+operation cannot spoil the others. Nobody is told "stored" before the commit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
-from ymnotify.store.sqlitewrites import WriteTurn, failure_of, settle
+from ymnotify.store.sqlitewrites import WriteTurn, failure_of, run_isolated, settle
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -164,19 +165,15 @@ class GroupCommitWriter:
     def _run_transaction(
         self, connection: sqlite3.Connection, batch: list[_Request[Any]]
     ) -> list[tuple[bool, Any]]:
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: list[tuple[bool, Any]]
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for request in batch:
-                connection.execute("SAVEPOINT op")
-                try:
-                    result = request.operation(connection)
-                except Exception as exc:
-                    connection.execute("ROLLBACK TO op")
-                    outcomes.append((False, failure_of(exc)))
-                else:
-                    outcomes.append((True, result))
-                connection.execute("RELEASE op")
+            try:
+                outcomes = [(True, request.operation(connection)) for request in batch]
+            except Exception:  # one failed: the batch again, each operation on its own
+                connection.execute("ROLLBACK")
+                connection.execute("BEGIN IMMEDIATE")
+                outcomes = run_isolated(connection, [request.operation for request in batch])
             connection.execute("COMMIT")
             self._committed_batches += 1  # only this thread writes it
         except sqlite3.Error as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
-from ymnotify.store.sqlitewrites import WriteTurn, failure_of, settle, write_failure
+from ymnotify.store.sqlitewrites import WriteTurn, run_isolated, settle, write_failure
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -248,16 +248,7 @@ def _run_one_by_one(
     try:
         connection.execute("ROLLBACK")
         connection.execute("BEGIN IMMEDIATE")
-        outcomes: list[tuple[bool, Any]] = []
-        for request in batch:
-            connection.execute("SAVEPOINT op")
-            try:
-                outcomes.append((True, request.operation(connection)))
-            except Exception as exc:
-                connection.execute("ROLLBACK TO op")
-                outcomes.append((False, failure_of(exc)))
-            connection.execute("RELEASE op")
-        return outcomes
+        return run_isolated(connection, [request.operation for request in batch])
     except sqlite3.Error:
         logger.warning("a SQLite batch failed as a whole; its writes fail", exc_info=True)
         if connection.in_transaction:
