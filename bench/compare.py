@@ -92,14 +92,27 @@ def _fixed_rate(
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.compare", description=__doc__.splitlines()[0]
-    )
+def revision_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A command line taking ``REV`` and ``--after REV2``, as the comparisons do."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("revision", help="the git revision to compare with (e.g. main)")
     parser.add_argument(
         "--after", metavar="REV2", help="measure REV2 instead of the working tree as the 'after'"
     )
+    return parser
+
+
+def check_revisions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error when both sides would be the same tree under one name."""
+    if args.after == args.revision:
+        parser.error(
+            f"--after and REV are both {args.revision!r}; to compare a tree with"
+            " itself, name it two ways, e.g. HEAD~0 --after HEAD"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = revision_parser("python -m bench.compare", __doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument(
@@ -110,11 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
-    if args.after == args.revision:
-        parser.error(
-            f"--after and REV are both {args.revision!r}; to compare a tree with"
-            " itself, name it two ways, e.g. HEAD~0 --after HEAD"
-        )
+    check_revisions(parser, args)
     run_ids = load.RunIds()
     with tempfile.TemporaryDirectory(prefix="ymnotify-compare-") as temporary:
         scratch = Path(temporary)

@@ -11,7 +11,6 @@ that paired ratio is the figure to read (see ``bench.compare``).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -20,20 +19,13 @@ from bench.__main__ import REPO, export_revision
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.compare_market", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("revision", help="the git revision to compare with (e.g. main)")
-    parser.add_argument(
-        "--after", metavar="REV2", help="measure REV2 instead of the working tree as the 'after'"
-    )
+    parser = compare.revision_parser("python -m bench.compare_market", __doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--events", type=int, default=4000, help="events per side and round")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.events < 1:
         parser.error("--rounds and --events must be positive")
-    if args.after == args.revision:
-        parser.error(f"--after and REV are both {args.revision!r}; name the tree two ways")
+    compare.check_revisions(parser, args)
     profile = market.MarketProfile("compare", args.events, 500, (), 0, (), 0)
     with tempfile.TemporaryDirectory(prefix="ymnotify-compare-market-") as temporary:
         scratch = Path(temporary)
