@@ -87,6 +87,16 @@ class Market:
         entries: list[dict[str, Any]] = document["entries"]
         return entries
 
+    async def log_of(self, count: int, *, seconds: float, **params: Any) -> list[dict[str, Any]]:
+        """The log once it holds ``count`` entries (real clock: attempts happen on their own),
+        or as it is after ``seconds``."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        entries = await self.log(**params)
+        while len(entries) < count and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+            entries = await self.log(**params)
+        return entries
+
 
 @dataclass(frozen=True)
 class Options:

@@ -245,12 +245,7 @@ async def test_real_clock_refills_its_room_while_a_backlog_waits(tmp_path: Path)
             sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i) for i in range(40)
         ]
         await market.publish(*events)
-        deadline = asyncio.get_running_loop().time() + 20
-        while asyncio.get_running_loop().time() < deadline:
-            done = await market.log(type="ORDER_CREATED")
-            if len(done) == 40:
-                break
-            await asyncio.sleep(0.05)
+        done = await market.log_of(40, seconds=20, type="ORDER_CREATED")
         assert len(done) == 40
         assert {e["outcome"] for e in done} == {"delivered"}
         orders = {
@@ -274,12 +269,7 @@ async def test_real_clock_delivers_at_once_and_schedules_the_retry(tmp_path: Pat
         await market.publish(
             sample("ORDER_CREATED", campaign_id=1001), sample("ORDER_CREATED", campaign_id=1002)
         )
-        deadline = asyncio.get_running_loop().time() + 10
-        while asyncio.get_running_loop().time() < deadline:
-            done = await market.log(type="ORDER_CREATED")
-            if len(done) == 2:
-                break
-            await asyncio.sleep(0.02)
+        done = await market.log_of(2, seconds=10, type="ORDER_CREATED")
         outcomes = {e["subscriptionId"]: (e["outcome"], e["status"]) for e in done}
         assert outcomes == {good_id: ("delivered", 200), bad_id: ("failed", 502)}
         failing = await market.call("GET", f"/api/subscriptions/{bad_id}")
