@@ -4,7 +4,7 @@ SQLite allows one writer at a time, and a durable commit costs an fsync. Committ
 alone would cap throughput at the disk's fsync rate; instead every operation queued while the
 previous batch was committing is run in the next transaction, and all of them learn their
 result only after the single ``COMMIT`` returned. When one operation raises, the batch is rolled
-back and run again with a savepoint around each (``sqlitewrites.run_isolated``), so one failing
+back and run again with a savepoint around each (``sqlitewrites.rerun_isolated``), so one failing
 operation cannot spoil the others. Nobody is told "stored" before the commit.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
-from ymnotify.store.sqlitewrites import WriteTurn, failure_of, run_isolated, settle
+from ymnotify.store.sqlitewrites import WriteTurn, failure_of, rerun_isolated, settle
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -171,9 +171,7 @@ class GroupCommitWriter:
             try:
                 outcomes = [(True, request.operation(connection)) for request in batch]
             except Exception:  # one failed: the batch again, each operation on its own
-                connection.execute("ROLLBACK")
-                connection.execute("BEGIN IMMEDIATE")
-                outcomes = run_isolated(connection, [request.operation for request in batch])
+                outcomes = rerun_isolated(connection, [request.operation for request in batch])
             connection.execute("COMMIT")
             self._committed_batches += 1  # only this thread writes it
         except sqlite3.Error as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ymnotify.errors import StoreUnavailable
-from ymnotify.store.sqlitewrites import WriteTurn, run_isolated, settle, write_failure
+from ymnotify.store.sqlitewrites import WriteTurn, rerun_isolated, settle, write_failure
 
 logger = logging.getLogger("ymnotify.store")
 
@@ -246,9 +246,7 @@ def _run_one_by_one(
     back; for instance another process took the file between the rollback and the new one).
     """
     try:
-        connection.execute("ROLLBACK")
-        connection.execute("BEGIN IMMEDIATE")
-        return run_isolated(connection, [request.operation for request in batch])
+        return rerun_isolated(connection, [request.operation for request in batch])
     except sqlite3.Error:
         logger.warning("a SQLite batch failed as a whole; its writes fail", exc_info=True)
         if connection.in_transaction:

@@ -69,16 +69,20 @@ def settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
-def run_isolated(
+def rerun_isolated(
     connection: sqlite3.Connection, operations: Sequence[Callable[[sqlite3.Connection], Any]]
 ) -> list[tuple[bool, Any]]:
-    """Run ``operations`` in the open transaction, each inside its own savepoint so that one
-    that raises leaves no trace and spoils none of the others; ``(ok, result or failure)`` each.
+    """After one of ``operations`` raised in the open transaction: roll it back, begin again and
+    run them each inside its own savepoint, so that one that raises leaves no trace and spoils
+    none of the others; ``(ok, result or failure)`` each. ``sqlite3.Error`` when the transaction
+    itself fails.
 
     Both writers first run a batch without savepoints (two statements more per operation, and
-    the pages each changes copied into a statement journal) and only after a failure roll back
-    and run it again through here: every operation must be safe to run twice.
+    the pages each changes copied into a statement journal) and only after a failure come here:
+    every operation must be safe to run twice.
     """
+    connection.execute("ROLLBACK")
+    connection.execute("BEGIN IMMEDIATE")
     outcomes: list[tuple[bool, Any]] = []
     for operation in operations:
         connection.execute("SAVEPOINT op")
