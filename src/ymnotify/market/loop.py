@@ -1,7 +1,7 @@
 """The event loop the Market sandbox runs on: uvloop where it is installed, else asyncio's own.
 
 The sandbox's work is mostly network I/O (aiohttp's client posting deliveries, uvicorn serving
-the API), which uvloop does in C: ``python -m bench.compare_market`` measured ~9 % less CPU per
+the API), which uvloop does in C: ``python -m bench.compare_market`` measured 0.88 × the CPU per
 delivery (bench/analysis.md, eighth pass). The receiver stays on asyncio's loop: its reads-first
 turn order (``receiver/reads_first.py``) needs asyncio's internals, and uvloop did not speed it
 up beyond the noise. uvloop is not made for Windows; there, and wherever it is missing, the
