@@ -39,9 +39,10 @@ class ReadsFirstEventLoop(asyncio.SelectorEventLoop):
 
     # Every ``poll_every``-th callback of a long turn looks at the clock first and, when
     # ``poll_after`` seconds have passed since the last poll, polls. Measured in
-    # bench/analysis.md (ninth pass): at a fixed rate, PING p99 ~0.6 x, CPU within 1 %.
-    poll_every = 2
-    poll_after = 0.00025
+    # bench/analysis.md (ninth pass): at a fixed rate PING p99 ~0.6-0.8 x, CPU within ~1 %;
+    # polling more often shortened it more but cost saturated throughput (~5 %).
+    poll_every = 4
+    poll_after = 0.001
 
     _polled_at = 0.0
     _poll_carried = False  # a queued callback carries the next poll
