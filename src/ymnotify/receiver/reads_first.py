@@ -68,15 +68,16 @@ class ReadsFirstEventLoop(asyncio.SelectorEventLoop):
             self._poll_carried = True
             ready[place] = asyncio.Handle(self._poll_then_run, (ready[place],), self)
 
-    def _poll_then_run(self, carrier: asyncio.Handle) -> None:
+    def _poll_then_run(self, callback: asyncio.Handle) -> None:
+        """The carried poll, if it is due, then the queued callback whose place it took."""
         self._poll_carried = False
         try:
             if self.time() - self._polled_at >= self.poll_after:
                 self._run_ready_sockets()
         finally:
             self._carry_poll(behind=0)
-            if not carrier._cancelled:
-                carrier._run()
+            if not callback._cancelled:
+                callback._run()
 
     def _run_ready_sockets(self) -> None:
         """Poll without waiting and run the callbacks of what is ready at once."""
