@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ymnotify.receiver import reads_first
 from ymnotify.receiver.reads_first import ReadsFirstEventLoop
+
+Pair = tuple[socket.socket, socket.socket]
 
 
 def _turn_order(
@@ -60,11 +64,25 @@ def test_asyncios_own_loop_runs_them_last() -> None:
     assert order == ["queued 0", "queued 1", "queued 2", "read"]
 
 
+@contextlib.contextmanager
+def _socket_pairs(loop: asyncio.AbstractEventLoop, count: int) -> Iterator[list[Pair]]:
+    """``count`` connected socket pairs, their readers removed from ``loop`` and all closed on
+    the way out, and the loop closed too."""
+    pairs = [socket.socketpair() for _ in range(count)]
+    try:
+        yield pairs
+    finally:
+        for reading, writing in pairs:
+            loop.remove_reader(reading)
+            reading.close()
+            writing.close()
+        loop.close()
+
+
 def test_reads_first_keeps_the_order_among_reads_and_among_queued_callbacks() -> None:
     loop = ReadsFirstEventLoop()
     order: list[str] = []
-    pairs = [socket.socketpair() for _ in range(3)]
-    try:
+    with _socket_pairs(loop, 3) as pairs:
         for number, (reading, _) in enumerate(pairs):
 
             def on_read(reading: socket.socket = reading, number: int = number) -> None:
@@ -82,12 +100,6 @@ def test_reads_first_keeps_the_order_among_reads_and_among_queued_callbacks() ->
 
         loop.call_soon(queue_and_write)
         loop.run_forever()
-    finally:
-        for reading, writing in pairs:
-            loop.remove_reader(reading)
-            reading.close()
-            writing.close()
-        loop.close()
     assert order[3:] == ["queued 0", "queued 1"]
     assert sorted(order[:3]) == ["read 0", "read 1", "read 2"]  # the poll's own order
 
@@ -122,10 +134,9 @@ def test_polls_between_callbacks_lose_reorder_and_repeat_nothing() -> None:
     loop.poll_every = 2
     errors: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda _, context: errors.append(context))
-    pairs = [socket.socketpair() for _ in range(3)]
     ran: list[int] = []
     reads: list[bytes] = []
-    try:
+    with _socket_pairs(loop, 3) as pairs:
         for reading, _ in pairs:
 
             def on_read(reading: socket.socket = reading) -> None:
@@ -146,12 +157,6 @@ def test_polls_between_callbacks_lose_reorder_and_repeat_nothing() -> None:
 
         loop.call_soon(queue_them)
         loop.run_forever()
-    finally:
-        for reading, writing in pairs:
-            loop.remove_reader(reading)
-            reading.close()
-            writing.close()
-        loop.close()
     assert errors == []  # no read callback ran twice (a second recv would raise)
     assert ran == list(range(100))
     assert b"".join(reads) == b"x" * 10
