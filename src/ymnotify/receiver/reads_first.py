@@ -49,14 +49,19 @@ class ReadsFirstEventLoop(asyncio.SelectorEventLoop):
 
     def _process_events(self, event_list: list[Any]) -> None:
         ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
-        queued = len(ready)
-        super()._process_events(event_list)  # type: ignore[misc]
-        self._polled_at = self.time()
-        polled = len(ready) - queued
-        if polled and queued:
+        polled = self._queue_polled(event_list)
+        if polled and len(ready) > polled:
             ready.rotate(polled)  # the polled ones, in their order, before the queued ones
         if not self._poll_carried:
             self._carry_poll(behind=polled)
+
+    def _queue_polled(self, event_list: list[Any]) -> int:
+        """Queue the callbacks of a poll's ready sockets at the end, as asyncio does; how many."""
+        ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
+        queued = len(ready)
+        super()._process_events(event_list)  # type: ignore[misc]
+        self._polled_at = self.time()
+        return len(ready) - queued
 
     def _carry_poll(self, behind: int) -> None:
         """Let the ``poll_every``-th queued callback after the first ``behind`` ones poll before
@@ -82,11 +87,8 @@ class ReadsFirstEventLoop(asyncio.SelectorEventLoop):
     def _run_ready_sockets(self) -> None:
         """Poll without waiting and run the callbacks of what is ready at once."""
         ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
-        queued = len(ready)
-        super()._process_events(self._selector.select(0))  # type: ignore[attr-defined,misc]
-        self._polled_at = self.time()
-        polled = [ready.pop() for _ in range(len(ready) - queued)]
-        for handle in reversed(polled):
+        polled = self._queue_polled(self._selector.select(0))  # type: ignore[attr-defined]
+        for handle in reversed([ready.pop() for _ in range(polled)]):
             if not handle._cancelled:
                 handle._run()
 
