@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import selectors
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from bench import (
     compare_market,
     dispatch,
     load,
+    openloop,
     profiling,
     receiver,
     report,
@@ -167,6 +169,28 @@ async def test_open_loop_generator_sends_its_schedule_and_reports_its_own_cpu() 
     assert 0 < result["cpu_seconds"] < result["wall_seconds"] * 2
     assert report.generator_cores(result) == f"{result['cpu_seconds'] / result['wall_seconds']:.2f}"
     assert report.generator_cores({"latency_ms": {}}) == "-"  # runs recorded before it existed
+
+
+def test_open_loop_generator_timers_are_not_rounded_to_milliseconds() -> None:
+    # epoll_wait takes whole milliseconds and Python rounds up: a generator waiting in it
+    # woke up to 1 ms after each request was due (bench/openloop.py, precise_event_loop).
+    loop = openloop.precise_event_loop()
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop)
+        assert isinstance(loop._selector, selectors.SelectSelector)  # type: ignore[attr-defined]
+    finally:
+        loop.close()
+
+
+def test_open_loop_generator_refuses_more_connections_than_select_can_watch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    too_many = str(openloop.MAX_CONNECTIONS + 1)
+    argv = ["http://127.0.0.1:9/n", "--rate", "1", "--duration", "1", "--connections", too_many]
+    with pytest.raises(SystemExit) as exit_info:
+        openloop.main(argv)
+    assert exit_info.value.code == 2
+    assert f"--connections: at most {openloop.MAX_CONNECTIONS}" in capsys.readouterr().err
 
 
 def test_profile_summary_counts_stages_threads_and_leaves() -> None:
