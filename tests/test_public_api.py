@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import ymnotify
 from ymnotify.protocol.models import KNOWN_TYPES
@@ -59,3 +63,29 @@ def test_every_name_the_docs_and_examples_import_is_exported() -> None:
             imported |= {name.strip() for name in names.split(",") if name.strip()}
     assert imported, "the docs show no `from ymnotify import ...` at all"
     assert imported <= set(ymnotify.__all__), imported - set(ymnotify.__all__)
+
+
+def test_star_import_and_dir_give_every_public_name() -> None:
+    namespace: dict[str, object] = {}
+    exec("from ymnotify import *", namespace)
+    assert set(ymnotify.__all__) <= set(namespace)
+    assert set(ymnotify.__all__) <= set(dir(ymnotify))
+    with pytest.raises(AttributeError, match="no attribute 'Routr'"):
+        ymnotify.Routr  # noqa: B018  (the attribute access is what is tested)
+
+
+def test_the_command_line_imports_only_the_command_it_runs() -> None:
+    # Every command starts by importing the package and the CLI; with all of ymnotify imported
+    # up front each one took over a second to start, which every `ymnotify inbox ...` paid.
+    probe = (
+        "import sys; from ymnotify.cli import main; import ymnotify.cli.inbox;"
+        " print(' '.join(sorted(m for m in sys.modules if m.startswith(('ymnotify', 'aiohttp')))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "ymnotify.cli.inbox" in loaded
+    for other in ("serve", "worker", "db", "market", "check"):
+        assert f"ymnotify.cli.{other}" not in loaded
+    assert not any(name.startswith("aiohttp") for name in loaded)
+    assert "ymnotify.receiver.app" not in loaded
