@@ -74,18 +74,32 @@ def test_star_import_and_dir_give_every_public_name() -> None:
         ymnotify.Routr  # noqa: B018  (the attribute access is what is tested)
 
 
+def _modules_loaded_by(command: str) -> list[str]:
+    """The ymnotify and aiohttp modules a fresh interpreter holds after importing the CLI and
+    the module of ``command``, as `ymnotify COMMAND` does."""
+    probe = (
+        f"import sys; from ymnotify.cli import main; import ymnotify.cli.{command};"
+        " print(' '.join(sorted(m for m in sys.modules if m.startswith(('ymnotify', 'aiohttp')))))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
 def test_the_command_line_imports_only_the_command_it_runs() -> None:
     # Every command starts by importing the package and the CLI; with all of ymnotify imported
     # up front each one took over a second to start, which every `ymnotify inbox ...` paid.
-    probe = (
-        "import sys; from ymnotify.cli import main; import ymnotify.cli.inbox;"
-        " print(' '.join(sorted(m for m in sys.modules if m.startswith(('ymnotify', 'aiohttp')))))"
-    )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = _modules_loaded_by("inbox")
     assert "ymnotify.cli.inbox" in loaded
     for other in ("serve", "worker", "db", "market", "check"):
         assert f"ymnotify.cli.{other}" not in loaded
     assert not any(name.startswith("aiohttp") for name in loaded)
     assert "ymnotify.receiver.app" not in loaded
+
+
+def test_market_commands_that_call_the_api_do_not_import_the_sandbox() -> None:
+    loaded = _modules_loaded_by("market")
+    assert "ymnotify.cli.market" in loaded
+    assert not any(name.startswith("aiohttp") for name in loaded)
+    for sandbox_part in ("store", "engine", "api", "runtime"):
+        assert f"ymnotify.market.{sandbox_part}" not in loaded

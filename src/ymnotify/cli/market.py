@@ -13,20 +13,14 @@ import httpx
 
 from ymnotify import logs
 from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, option
-from ymnotify.delivery.client import ClientOptions
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import ConfigError
-from ymnotify.market import loop as market_loop
-from ymnotify.market import runtime as market_runtime
-from ymnotify.market.api import create_app
-from ymnotify.market.engine import EngineConfig
+from ymnotify.market.dev import DEV_BUSINESS_ID, DEV_CAMPAIGN_ID, DEV_USER
 from ymnotify.market.rules import BUSINESS_ONLY_TYPES, SUBSCRIBABLE_TYPES
-from ymnotify.market.service import MarketOptions
-from ymnotify.market.store import DEFAULT_MARKET_DB_URL, market_db_path
 from ymnotify.protocol import samples, wire
-from ymnotify.receiver import server
 
 DEFAULT_API = "http://127.0.0.1:8090"
+DEFAULT_MARKET_DB_URL = "sqlite:///./ymnotify-market.db"
 F = Callable[..., Any]
 
 
@@ -128,6 +122,18 @@ def serve_command(
     log_level: str,
 ) -> None:
     """Run the Market sandbox: a JSON API (see /openapi.json) and the delivery engine."""
+    # The sandbox itself (aiohttp, Starlette, uvicorn, its store) is imported here, not with the
+    # module: every other `ymnotify market ...` command is a short HTTP call to a running sandbox
+    # and started ~0.5 s slower with it.
+    from ymnotify.delivery.client import ClientOptions
+    from ymnotify.market import loop as market_loop
+    from ymnotify.market import runtime as market_runtime
+    from ymnotify.market.api import create_app
+    from ymnotify.market.engine import EngineConfig
+    from ymnotify.market.service import MarketOptions
+    from ymnotify.market.store import market_db_path
+    from ymnotify.receiver import server
+
     logs.configure(log_format, log_level)
     if dev:
         allow_http = allow_private_targets = True
@@ -164,8 +170,8 @@ def serve_command(
         say(f"store: {db}; clock: {clock_kind}")
         if dev:
             say(
-                f"dev: business {market_runtime.DEV_BUSINESS_ID}, store"
-                f" {market_runtime.DEV_CAMPAIGN_ID}, user '{market_runtime.DEV_USER}' (owner)"
+                f"dev: business {DEV_BUSINESS_ID}, store"
+                f" {DEV_CAMPAIGN_ID}, user '{DEV_USER}' (owner)"
             )
         if allow_http or allow_private_targets:
             say("plain HTTP and/or private targets allowed: for development only.", "warning")
@@ -529,14 +535,14 @@ def _field_value(text: str) -> Any:
 @market_option(
     "--campaign-id",
     type=int,
-    default=market_runtime.DEV_CAMPAIGN_ID,
+    default=DEV_CAMPAIGN_ID,
     show_default=True,
     help="campaignId of store events (order types).",
 )
 @market_option(
     "--business-id",
     type=int,
-    default=market_runtime.DEV_BUSINESS_ID,
+    default=DEV_BUSINESS_ID,
     show_default=True,
     help="businessId of cabinet events (reviews, chats, questions, unknown types).",
 )

@@ -14,15 +14,12 @@ from pathlib import Path
 from ymnotify.delivery.client import ClientOptions, DeliveryClient
 from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.market.clock import Clock, RealClock, VirtualClock
+from ymnotify.market.dev import DEV_BUSINESS_ID, DEV_CAMPAIGN_ID, DEV_USER
 from ymnotify.market.engine import Engine, EngineConfig
 from ymnotify.market.records import Business, User
 from ymnotify.market.rules import OWNER
 from ymnotify.market.service import MarketOptions, MarketService
 from ymnotify.market.store import MarketStore
-
-DEV_BUSINESS_ID = 1
-DEV_CAMPAIGN_ID = 1001
-DEV_USER = "dev"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,6 @@ from ymnotify.store.sqlitefile import SqliteFile
 T = TypeVar("T")
 PACKAGE = "ymnotify.market"
 SQL = queries.load("sqlite", PACKAGE)
-DEFAULT_MARKET_DB_URL = "sqlite:///./ymnotify-market.db"
 LOG_BODY_LIMIT = 64 * 1024  # bytes of a response body kept in the log
 
 
