@@ -10,12 +10,12 @@ in progress. Within a turn every callback still runs once, so nothing is starved
 one that asyncio itself produces whenever bytes come in a turn earlier.
 
 A turn of a loaded receiver can still last milliseconds (dozens of task steps of ~100 µs on a
-slow machine), so a long turn also polls between its callbacks: each callback (every
-``poll_every``-th) first looks at the clock and, when ``poll_after`` has passed since the last
-poll, polls without waiting and runs the callbacks of the sockets it found ready right there. A
-PING then waits for the callback in progress and about ``poll_after``, however long the turn.
-Nothing queued moves: the turn runs the callbacks asyncio counted for it, in their order, the
-reads found between them included.
+slow machine), so a long turn also polls between its callbacks: every ``poll_every``-th callback
+first looks at the clock and, when ``poll_after`` has passed since the last poll, polls without
+waiting and runs the callbacks of the sockets it found ready right there. A PING then waits
+about ``poll_after`` and a few callbacks, however long the turn. Nothing queued moves: the turn
+runs the callbacks asyncio counted for it, in their order, the reads found between them
+included.
 
 ``SelectorEventLoop._process_events``, ``_ready`` and ``_selector`` and ``Handle._run`` are
 private to CPython's asyncio (stable since 3.4, the same through 3.13); where they are not what
@@ -39,10 +39,9 @@ class ReadsFirstEventLoop(asyncio.SelectorEventLoop):
 
     # Every ``poll_every``-th callback of a long turn looks at the clock first and, when
     # ``poll_after`` seconds have passed since the last poll, polls. Measured in
-    # bench/analysis.md: every 4th (ninth pass) took PING p99 to ~0.6-0.8 x, every one (tenth
-    # pass) a further ~0.9 x, neither with a cost above the noise (~3 %); polls more often than
-    # every 0.25 ms cost ~5 % of saturated throughput.
-    poll_every = 1
+    # bench/analysis.md (ninth pass): at a fixed rate PING p99 ~0.6-0.8 x, CPU within ~1 %;
+    # polling more often shortened it more but cost saturated throughput (~5 %).
+    poll_every = 4
     poll_after = 0.001
 
     _polled_at = 0.0
