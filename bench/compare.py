@@ -17,6 +17,11 @@ noise than req/s does.
 ``--rate R`` runs the receiver suite's PING phase instead of saturating (R notifications/s
 open-loop for ``--seconds``, PINGs beside them), and reports notification and PING p99 with the
 CPU per notification: the figures of the PING goal, for a change aimed at it.
+
+``--ceiling`` compares the no-op ceiling instead of the receiver: the same app on ymnotify's
+server program and event loop now and at REV. A change to the serving loop must cost the
+ceiling nothing, or the ratio to the ceiling flatters the receiver (bench/analysis.md, tenth
+pass).
 """
 
 from __future__ import annotations
@@ -120,21 +125,23 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         help="offer this many notifications/s open-loop (with PINGs) instead of saturating",
     )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="compare the no-op ceiling (ymnotify's server program and loop) instead",
+    )
     args = parser.parse_args(argv)
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
     check_revisions(parser, args)
+    at_revision = scenarios.ceiling_at_revision if args.ceiling else scenarios.ymnotify_at_revision
     run_ids = load.RunIds()
     with tempfile.TemporaryDirectory(prefix="ymnotify-compare-") as temporary:
         scratch = Path(temporary)
-        before = scenarios.ymnotify_at_revision(
-            args.revision, export_revision(args.revision, scratch / "rev")
-        )
-        after = scenarios.YMNOTIFY_SQLITE_FULL
+        before = at_revision(args.revision, export_revision(args.revision, scratch / "rev"))
+        after = scenarios.CEILING if args.ceiling else scenarios.YMNOTIFY_SQLITE_FULL
         if args.after:
-            after = scenarios.ymnotify_at_revision(
-                args.after, export_revision(args.after, scratch / "after")
-            )
+            after = at_revision(args.after, export_revision(args.after, scratch / "after"))
         sides = {
             args.after or "now": _free_admin_port(after),
             args.revision: _free_admin_port(before),

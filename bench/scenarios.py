@@ -20,6 +20,7 @@ from pathlib import Path
 from bench import postgres
 
 INTAKE_PATH = "/notification"
+CEILING_APP = "bench.baselines.noop_app:app"
 
 
 class Role(enum.StrEnum):
@@ -57,12 +58,18 @@ class Scenario:
             raise ValueError(f"{self.name}: give exactly one of command and unavailable")
 
 
-def _serve_app(app: str, env: dict[str, str] | None = None) -> Callable[[Path], Command]:
+def _serve_app(
+    app: str, env: dict[str, str] | None = None, *, source: Path | None = None
+) -> Callable[[Path], Command]:
     def command(scratch: Path) -> Command:
-        return Command(
-            [sys.executable, "-m", "bench.baselines.serve_app", app, "--port", "0"],
-            {key: value.format(scratch=scratch) for key, value in (env or {}).items()},
-        )
+        extra = {key: value.format(scratch=scratch) for key, value in (env or {}).items()}
+        if source is not None:
+            # An older revision's ymnotify (the server program and its event loop) on the path
+            # before the installed one; the app and bench/baselines/serve_app.py are this
+            # tree's (the server runs in the repository).
+            extra["PYTHONPATH"] = str(source / "src")
+        argv = [sys.executable, "-m", "bench.baselines.serve_app", app, "--port", "0"]
+        return Command(argv, extra)
 
     return command
 
@@ -87,7 +94,7 @@ CEILING = Scenario(
     "ceiling",
     "no-op ASGI app (reads the body, answers a fixed 200)",
     Role.CEILING,
-    _serve_app("bench.baselines.noop_app:app"),
+    _serve_app(CEILING_APP),
 )
 YMNOTIFY_SQLITE_FULL = Scenario(
     "ymnotify-sqlite-full",
@@ -155,6 +162,17 @@ def ymnotify_at_revision(revision: str, source: Path) -> Scenario:
         f"ymnotify serve at {revision}, SQLite, synchronous=FULL",
         Role.SUBJECT,
         _ymnotify_serve(source=source),
+    )
+
+
+def ceiling_at_revision(revision: str, source: Path) -> Scenario:
+    """The no-op ceiling served by ymnotify's server program as of ``revision`` (tree exported
+    at ``source``): what a change to the serving loop costs an app that does nothing."""
+    return Scenario(
+        f"ceiling@{revision}",
+        f"no-op ASGI app on ymnotify's server program at {revision}",
+        Role.CEILING,
+        _serve_app(CEILING_APP, source=source),
     )
 
 

@@ -55,6 +55,20 @@ def test_scenario_list_names_the_comparison_and_each_command_uses_its_scratch(
         scenarios.by_name("nope")
 
 
+def test_the_ceiling_at_a_revision_runs_that_revisions_server_program(tmp_path: Path) -> None:
+    # `python -m bench.compare REV --ceiling`: a change to the serving loop measured on the
+    # no-op app, whose ratio to the receiver it would otherwise change unseen.
+    source = tmp_path / "rev"
+    scenario = scenarios.ceiling_at_revision("abc123", source)
+    assert scenario.role is scenarios.Role.CEILING
+    assert scenario.command is not None
+    command = scenario.command(tmp_path / "scratch")
+    assert command.env["PYTHONPATH"] == str(source / "src")
+    assert command.argv[1:4] == ["-m", "bench.baselines.serve_app", scenarios.CEILING_APP]
+    assert scenarios.CEILING.command is not None
+    assert scenarios.CEILING.command(tmp_path).argv == command.argv  # the same app and flags
+
+
 def _parsed_order_ids(raw_bodies: list[bytes]) -> list[int]:
     order_ids = []
     for body in raw_bodies:
