@@ -103,3 +103,18 @@ def test_market_commands_that_call_the_api_do_not_import_the_sandbox() -> None:
     assert not any(name.startswith("aiohttp") for name in loaded)
     for sandbox_part in ("store", "engine", "api", "runtime"):
         assert f"ymnotify.market.{sandbox_part}" not in loaded
+    assert "ymnotify.protocol.models" not in loaded  # the pydantic models: ~0.25 s to import
+
+
+def test_the_protocol_package_gives_its_names_and_its_submodules() -> None:
+    from ymnotify import protocol
+    from ymnotify.protocol import models, parse, wire
+
+    assert set(protocol.__all__) <= set(dir(protocol))
+    for name in protocol.__all__:
+        assert getattr(protocol, name) is not None, name
+    assert protocol.parse_body is parse.parse_body
+    assert protocol.KNOWN_TYPES is models.KNOWN_TYPES
+    assert callable(wire.compact)  # a submodule, not a re-exported name, still imports
+    with pytest.raises(AttributeError, match=r"'ymnotify\.protocol' has no attribute 'nope'"):
+        protocol.nope  # noqa: B018  (the attribute access is what is tested)

@@ -16,8 +16,9 @@ Unit-test handlers with ``ymnotify.testing.feed``.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ymnotify.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -74,17 +75,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ymnotify' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup finds it without coming here
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 # What type checkers and editors see: the same names, imported as the re-exports they are.
