@@ -93,6 +93,12 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
             "http://127.0.0.1:9",
         )
         assert "use FIELD=VALUE" in refused("trigger", "ORDER_CREATED", "--set", "orderId")
+        # Without an acting user the API names its header; the command names its own flag.
+        anonymous = run_cli(["market", "disable", sid], env={"YMNOTIFY_MARKET_API": market.url})
+        assert anonymous.returncode != 0
+        assert "user_required" in anonymous.stderr
+        assert "--user LOGIN" in anonymous.stderr
+        assert "YMNOTIFY_MARKET_USER" in anonymous.stderr
         ok("remove", sid)
         assert "not_found" in refused("get", sid)
     finally:

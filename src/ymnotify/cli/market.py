@@ -36,6 +36,7 @@ def market() -> None:
     \b
     Start it, then drive it:
       ymnotify market serve --dev --clock virtual
+      export YMNOTIFY_MARKET_USER=dev
       ymnotify market subscribe --name orders --campaign 1001 --type ORDER_CREATED \\
           --url http://127.0.0.1:8080
       ymnotify market trigger ORDER_CREATED
@@ -225,6 +226,12 @@ class Api:
         if response.status_code >= 400:
             error = document.get("error", {}) if isinstance(document, dict) else {}
             message = error.get("message") or response.text
+            if error.get("code") == "user_required":
+                # The API names its header; someone at the command line gives a flag.
+                message = (
+                    "name the acting cabinet user with --user LOGIN or YMNOTIFY_MARKET_USER"
+                    " (`market serve --dev` has the owner 'dev')"
+                )
             raise click.ClickException(f"{error.get('code', response.status_code)}: {message}")
         return document
 
