@@ -116,6 +116,36 @@ async def test_a_plan_with_a_problem_quarantines_the_notification(store: Store) 
     assert row.error == "status: no longer valid"
 
 
+async def test_one_plan_of_many_notifications_treats_each_as_planned_alone(store: Store) -> None:
+    ids = [await accept(store, order_status(n, "PROCESSING", 1)) for n in (1, 2, 3, 4)]
+    await store.plan_jobs([JobPlan(ids[1], ("shop.save",))], now=T0)  # planned before
+    await store.plan_jobs(
+        [
+            JobPlan(ids[0], HANDLERS),
+            JobPlan(ids[1], HANDLERS),  # planned already: no new job
+            JobPlan(ids[2], problem="status: no longer valid"),
+            JobPlan(ids[3], ()),
+        ],
+        now=T0,
+    )
+    assert [j.handler for j in await store.jobs_for(ids[0])] == list(HANDLERS)
+    assert [j.handler for j in await store.jobs_for(ids[1])] == ["shop.save"]
+    assert await store.jobs_for(ids[2]) == []
+    assert [await status_of(store, i) for i in ids] == [
+        NotificationStatus.PENDING,
+        NotificationStatus.PENDING,
+        NotificationStatus.QUARANTINED,
+        NotificationStatus.UNHANDLED,
+    ]
+    # Jobs are claimed in notification order, then in the order the plan named the handlers.
+    jobs = await store.claim_jobs("w1", HANDLERS, limit=10, now=T0, lease_until=T0 + LEASE)
+    assert [(j.notification.id, j.handler) for j in jobs] == [
+        (ids[0], "shop.save"),
+        (ids[0], "shop.alert"),
+        (ids[1], "shop.save"),
+    ]
+
+
 async def test_claims_respect_handlers_limit_and_run_time(store: Store) -> None:
     ids = [await accept(store, order_status(n, "PROCESSING", 1)) for n in (1, 2, 3)]
     await store.plan_jobs([JobPlan(i, ("shop.save",)) for i in ids], now=at(10))
@@ -221,10 +251,12 @@ async def test_an_expired_lease_is_claimed_again_and_the_attempt_counted_lost(st
     assert await claim(store, now=at(29), worker="w2") == []  # the lease still holds
     again = await store.claim_jobs("w2", ["shop.save"], 10, now=at(30), lease_until=at(60))
     assert [(j.notification.id, j.attempt) for j in again] == [(first, 2)]
+    assert await status_of(store, first) is NotificationStatus.RETRYING  # the lost attempt failed
     # The killed worker coming back cannot finish a job it no longer holds.
     job = again[0].id
     assert not await store.complete_job(job, "killed", at(31), AttemptOutcome.DONE)
     assert await store.complete_job(job, "w2", at(31), AttemptOutcome.DONE)
+    assert await status_of(store, first) is NotificationStatus.DONE
     (record,) = await store.jobs_for(first)
     assert record.status is JobStatus.DONE
     assert [(a.attempt, a.worker, a.outcome) for a in record.history] == [

@@ -497,12 +497,12 @@ class PostgresStore(Store):
         async def requeue(connection: Connection) -> int:
             ids = {"ids": [notification_id]}
             await connection.execute(SQL["lock_jobs_of_notifications"], ids)  # before the row
-            await connection.execute(SQL["lock_notification"], {"id": notification_id})
+            await connection.execute(SQL["lock_notifications"], ids)
             cursor = await connection.execute(
                 SQL["requeue_dead"], {"id": notification_id, "now": now}
             )
             if cursor.rowcount:
-                await _refresh_status(connection, notification_id)
+                await _refresh_statuses(connection, [notification_id])
             return cursor.rowcount
 
         count = await self._transaction(requeue)
@@ -664,40 +664,67 @@ async def _apply_state(
 
 
 async def _plan_jobs(connection: Connection, plans: Sequence[JobPlan], now: datetime) -> None:
+    """Plan a batch in a few statements whatever its size: the worker's loop plans and claims
+    in turn, so a statement per notification here was a round trip the claims waited for."""
     ids = [plan.notification_id for plan in plans]
     await connection.execute(SQL["lock_jobs_of_notifications"], {"ids": ids})  # see the SQL
+    # In id order, before the batch UPDATE below takes them in whatever order it scans them.
+    await connection.execute(SQL["lock_notifications"], {"ids": ids})
     for plan in plans:
-        key = {"id": plan.notification_id}
-        if plan.problem is not None:
-            await connection.execute(SQL["quarantine_unparseable"], {**key, "reason": plan.problem})
-            continue
-        row = await (await connection.execute(SQL["mark_planned"], key)).fetchone()
-        if row is None:
-            continue  # planned already (by another worker), or no longer pending
-        for handler in plan.handlers:
+        if plan.problem is not None:  # rare: a body that no longer parses, a filter that raised
             await connection.execute(
-                SQL["plan_job"],
-                {
-                    "notification_id": plan.notification_id,
-                    "handler": handler,
-                    "entity": row["entity"],
-                    "now": now,
-                },
+                SQL["quarantine_unparseable"], {"id": plan.notification_id, "reason": plan.problem}
             )
-        await _refresh_status(connection, plan.notification_id)
+    to_plan = [plan for plan in plans if plan.problem is None]
+    if not to_plan:
+        return
+    marked = await connection.execute(
+        SQL["mark_planned"], {"ids": [plan.notification_id for plan in to_plan]}
+    )
+    # Not marked: planned already (by another worker), or no longer pending.
+    entity_of = {row["id"]: row["entity"] for row in await marked.fetchall()}
+    jobs = [
+        (plan.notification_id, handler, entity_of[plan.notification_id])
+        for plan in to_plan
+        if plan.notification_id in entity_of
+        for handler in dict.fromkeys(plan.handlers)  # one job per handler name
+    ]
+    if jobs:
+        notification_ids, handlers, entities = (list(column) for column in zip(*jobs, strict=True))
+        await connection.execute(
+            SQL["plan_jobs"],
+            {
+                "notification_ids": notification_ids,
+                "handlers": handlers,
+                "entities": entities,
+                "now": now,
+            },
+        )
+    await _refresh_statuses(connection, list(entity_of))
 
 
-async def _refresh_status(connection: Connection, notification_id: int) -> None:
-    key = {"id": notification_id}
-    notification = await (await connection.execute(SQL["lock_notification"], key)).fetchone()
-    if notification is None or not notification["planned"]:
-        return  # not planned (yet, or again): it stays pending
-    rows = await (await connection.execute(SQL["job_statuses_of_notification"], key)).fetchall()
-    status = derive_status((JobStatus(r["status"]), bool(r["failed"])) for r in rows)
-    await connection.execute(SQL["set_notification_status"], {**key, "status": status.value})
+async def _refresh_statuses(connection: Connection, notification_ids: Collection[int]) -> None:
+    """Derive each planned notification's status from its jobs: three statements for any
+    number of notifications."""
+    ids = sorted(set(notification_ids))
+    if not ids:
+        return
+    locked = await (await connection.execute(SQL["lock_notifications"], {"ids": ids})).fetchall()
+    planned = [row["id"] for row in locked if row["planned"]]
+    if not planned:
+        return  # not planned (yet, or again): they stay pending
+    jobs = await connection.execute(SQL["job_statuses_of_notifications"], {"ids": planned})
+    states: dict[int, list[tuple[JobStatus, bool]]] = {id_: [] for id_ in planned}
+    for row in await jobs.fetchall():
+        states[row["notification_id"]].append((JobStatus(row["status"]), bool(row["failed"])))
+    statuses = [derive_status(states[id_]).value for id_ in planned]
+    await connection.execute(
+        SQL["set_notification_statuses"], {"ids": planned, "statuses": statuses}
+    )
 
 
 async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[ClaimedJob]:
+    """Claim in a fixed number of statements whatever the number of jobs."""
     now = params["now"]
     expired = await (await connection.execute(SQL["expired_leases"], {"now": now})).fetchall()
     for job in sorted(expired, key=lambda j: j["notification_id"]):
@@ -707,37 +734,32 @@ async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[Cl
         await connection.execute(
             SQL["expire_lease"], {"id": job["id"], "error": lost_attempt_error(job["attempts"])}
         )
-        await _refresh_status(connection, job["notification_id"])
+    await _refresh_statuses(connection, [job["notification_id"] for job in expired])
     candidates = await (await connection.execute(SQL["claimable_jobs"], params)).fetchall()
-    claimed = []
-    for candidate in candidates:
-        lease = {"id": candidate["id"], "worker": params["worker"], "until": params["until"]}
-        leased = await (await connection.execute(SQL["lease_job"], lease)).fetchone()
-        assert leased is not None  # locked by this transaction since the claim query
-        await connection.execute(
-            SQL["start_attempt"],
-            {
-                "job_id": leased["id"],
-                "attempt": leased["attempts"],
-                "worker": params["worker"],
-                "now": now,
-            },
+    if not candidates:
+        return []
+    order = [candidate["id"] for candidate in candidates]  # notification order, then job id
+    lease = {"ids": order, "worker": params["worker"], "until": params["until"], "now": now}
+    leased = {
+        row["id"]: row
+        for row in await (await connection.execute(SQL["lease_jobs"], lease)).fetchall()
+    }
+    assert len(leased) == len(order)  # locked by this transaction since the claim query
+    # No status to refresh: queued and running are both unfinished and the lease keeps the
+    # last error, so ``derive_status`` gives each notification what it had.
+    notification_ids = [leased[job_id]["notification_id"] for job_id in order]
+    rows = await connection.execute(SQL["get_notifications"], {"ids": notification_ids})
+    notifications = {row["id"]: _notification_from_row(row) for row in await rows.fetchall()}
+    return [
+        ClaimedJob(
+            id=job_id,
+            handler=leased[job_id]["handler"],
+            attempt=leased[job_id]["attempts"],
+            lease_until=params["until"],
+            notification=notifications[leased[job_id]["notification_id"]],
         )
-        await _refresh_status(connection, leased["notification_id"])
-        notification = await (
-            await connection.execute(SQL["get_notification"], {"id": leased["notification_id"]})
-        ).fetchone()
-        assert notification is not None
-        claimed.append(
-            ClaimedJob(
-                id=leased["id"],
-                handler=leased["handler"],
-                attempt=leased["attempts"],
-                lease_until=params["until"],
-                notification=_notification_from_row(notification),
-            )
-        )
-    return claimed
+        for job_id in order
+    ]
 
 
 async def _end_job(
@@ -750,7 +772,7 @@ async def _end_job(
     await connection.execute(
         SQL["finish_attempt"], {"job_id": params["id"], "now": params["now"], **attempt}
     )
-    await _refresh_status(connection, row["notification_id"])
+    await _refresh_statuses(connection, [row["notification_id"]])
     return True
 
 
@@ -760,7 +782,7 @@ async def _release(
     if job_ids is None:
         leased = await connection.execute(SQL["jobs_leased_by"], {"worker": worker})
         job_ids = [row["id"] for row in await leased.fetchall()]
-    released = 0
+    released: list[int] = []  # their notifications
     for job_id in job_ids:
         row = await (
             await connection.execute(
@@ -779,9 +801,9 @@ async def _release(
                 "traceback": None,
             },
         )
-        await _refresh_status(connection, row["notification_id"])
-        released += 1
-    return released
+        released.append(row["notification_id"])
+    await _refresh_statuses(connection, released)
+    return len(released)
 
 
 async def _requalify(

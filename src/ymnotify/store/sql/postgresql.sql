@@ -96,31 +96,39 @@ SELECT id FROM jobs WHERE notification_id = ANY(%(ids)s) ORDER BY id FOR UPDATE;
 
 -- name: mark_planned
 UPDATE notifications SET planned = TRUE
-WHERE id = %(id)s AND NOT planned AND status = 'pending'
-RETURNING entity;
+WHERE id = ANY(%(ids)s) AND NOT planned AND status = 'pending'
+RETURNING id, entity;
 
 -- name: quarantine_unparseable
 UPDATE notifications SET status = 'quarantined', planned = TRUE, error = %(reason)s
 WHERE id = %(id)s AND NOT planned AND status = 'pending';
 
--- name: plan_job
+-- Job ids follow the order given (notification, then handler): claims take jobs in id order.
+-- name: plan_jobs
 INSERT INTO jobs (notification_id, handler, entity, status, attempts, run_at, created_at)
-VALUES (%(notification_id)s, %(handler)s, %(entity)s, 'queued', 0, %(now)s, %(now)s)
+SELECT notification_id, handler, entity, 'queued', 0, %(now)s, %(now)s
+FROM unnest(%(notification_ids)s::bigint[], %(handlers)s::text[], %(entities)s::text[])
+     WITH ORDINALITY AS planned (notification_id, handler, entity, position)
+ORDER BY position
 ON CONFLICT (notification_id, handler) DO UPDATE SET
     status = 'queued', attempts = 0, run_at = excluded.run_at, locked_by = NULL,
     locked_until = NULL, finished_at = NULL, error = NULL, traceback = NULL
 WHERE jobs.status IN ('done', 'unhandled', 'dead');
 
 -- Concurrent transactions finishing jobs of one notification take turns here, so each derives
--- the status from the others' committed changes.
--- name: lock_notification
-SELECT planned FROM notifications WHERE id = %(id)s FOR UPDATE;
+-- the status from the others' committed changes. In id order, so that two transactions locking
+-- several notifications cannot deadlock.
+-- name: lock_notifications
+SELECT id, planned FROM notifications WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE;
 
--- name: job_statuses_of_notification
-SELECT status, error IS NOT NULL AS failed FROM jobs WHERE notification_id = %(id)s;
+-- name: job_statuses_of_notifications
+SELECT notification_id, status, error IS NOT NULL AS failed FROM jobs
+WHERE notification_id = ANY(%(ids)s);
 
--- name: set_notification_status
-UPDATE notifications SET status = %(status)s WHERE id = %(id)s;
+-- name: set_notification_statuses
+UPDATE notifications SET status = derived.status
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[]) AS derived (id, status)
+WHERE notifications.id = derived.id;
 
 -- name: expired_leases
 SELECT id, notification_id, attempts, locked_by FROM jobs
@@ -161,15 +169,22 @@ ORDER BY j.notification_id, j.id
 LIMIT %(limit)s
 FOR UPDATE OF j SKIP LOCKED;
 
--- name: lease_job
-UPDATE jobs
-SET status = 'running', attempts = attempts + 1, locked_by = %(worker)s, locked_until = %(until)s
-WHERE id = %(id)s
-RETURNING id, handler, attempts, notification_id;
+-- Leases the claimed jobs and starts an attempt of each, in one statement.
+-- name: lease_jobs
+WITH leased AS (
+    UPDATE jobs
+    SET status = 'running', attempts = attempts + 1, locked_by = %(worker)s,
+        locked_until = %(until)s
+    WHERE id = ANY(%(ids)s)
+    RETURNING id, handler, attempts, notification_id
+), started AS (
+    INSERT INTO job_attempts (job_id, attempt, worker, started_at)
+    SELECT id, attempts, %(worker)s, %(now)s FROM leased
+)
+SELECT id, handler, attempts, notification_id FROM leased;
 
--- name: start_attempt
-INSERT INTO job_attempts (job_id, attempt, worker, started_at)
-VALUES (%(job_id)s, %(attempt)s, %(worker)s, %(now)s);
+-- name: get_notifications
+SELECT * FROM notifications WHERE id = ANY(%(ids)s);
 
 -- name: job_notification
 SELECT notification_id FROM jobs WHERE id = %(id)s;
