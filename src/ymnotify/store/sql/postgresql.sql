@@ -162,9 +162,16 @@ WHERE j.status = 'queued'
         AND ((k.notification_id < j.notification_id AND k.status = 'queued')
              OR k.status = 'running'))
   AND NOT EXISTS (
-      SELECT 1 FROM notifications n
-      WHERE n.entity = j.entity AND n.id < j.notification_id
-        AND NOT n.planned AND n.status = 'pending')
+      SELECT 1 FROM (
+          -- OFFSET 0 keeps the outer conditions out of this scan, so it walks the entity's
+          -- earlier notifications (notifications_by_entity) instead of AND-ing in the partial
+          -- index of unplanned ones. Without statistics (a jobs table that grew in a burst) the
+          -- planner chose that index for every queued job, and after planning it is full of
+          -- dead entries: 255 ms per claim over 3,000 queued jobs, 11 ms with this fence.
+          SELECT planned, status FROM notifications
+          WHERE entity = j.entity AND id < j.notification_id
+          OFFSET 0) n
+      WHERE NOT n.planned AND n.status = 'pending')
 ORDER BY j.notification_id, j.id
 LIMIT %(limit)s
 FOR UPDATE OF j SKIP LOCKED;
