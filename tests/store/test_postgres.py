@@ -196,6 +196,24 @@ async def test_work_added_in_one_process_wakes_another_also_after_its_listener_i
         unsubscribe()
 
 
+async def test_an_announcement_does_not_wait_for_its_wal_flush(postgres_url: str) -> None:
+    # A NOTIFY only wakes other workers early (they poll anyway): its commit need not be durable.
+    store = PostgresStore(postgres_url, max_connections=1)
+    async with store:
+
+        async def announce_then_look(connection: Any) -> Any:
+            await store._notify(connection)
+            return await _synchronous_commit(connection)
+
+        assert await store._transaction(announce_then_look) == "off"
+        assert await store._transaction(_synchronous_commit) == "on"  # SET LOCAL: that one only
+
+
+async def _synchronous_commit(connection: Any) -> Any:
+    row = await (await connection.execute("SHOW synchronous_commit")).fetchone()
+    return row["synchronous_commit"]
+
+
 def _returns(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     async def run() -> bool:
         return check()

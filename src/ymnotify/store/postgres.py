@@ -196,9 +196,12 @@ class PostgresStore(Store):
             self._announce_again = False
 
     async def _notify(self, connection: Connection) -> None:
-        # Nothing depends on this commit surviving a crash: do not wait for its WAL flush.
-        await connection.execute("SET LOCAL synchronous_commit = off")
-        await connection.execute("SELECT pg_notify(%s, %s)", (WORK_CHANNEL, self._token))
+        # Nothing depends on this commit surviving a crash: do not wait for its WAL flush
+        # (set_config(..., true) is SET LOCAL, in the same round trip as the NOTIFY).
+        await connection.execute(
+            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)",
+            (WORK_CHANNEL, self._token),
+        )
 
     async def _listen(self) -> None:
         """Keep a LISTEN connection open for good; wake local listeners on every announcement
