@@ -729,6 +729,7 @@ async def _refresh_statuses(connection: Connection, notification_ids: Collection
 async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[ClaimedJob]:
     """Claim in a fixed number of statements whatever the number of jobs."""
     now = params["now"]
+    await connection.execute(SQL["claim_in_index_order"])  # see the SQL
     expired = await (await connection.execute(SQL["expired_leases"], {"now": now})).fetchall()
     for job in sorted(expired, key=lambda j: j["notification_id"]):
         await connection.execute(

@@ -130,6 +130,13 @@ UPDATE notifications SET status = derived.status
 FROM unnest(%(ids)s::bigint[], %(statuses)s::text[]) AS derived (id, status)
 WHERE notifications.id = derived.id;
 
+-- For the rest of a claim's transaction: walk jobs_queued in order and stop at the limit,
+-- whatever the statistics say. Right after a burst they still describe a table with few queued
+-- jobs, and the planner then fetches every queued job and sorts them: 80 ms per claim over 20,000
+-- queued jobs (never analysed), 0.18 ms walking the index.
+-- name: claim_in_index_order
+SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true);
+
 -- name: expired_leases
 SELECT id, notification_id, attempts, locked_by FROM jobs
 WHERE status = 'running' AND locked_until <= %(now)s
