@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -260,3 +260,42 @@ async def test_planning_again_waits_for_a_claim_holding_one_of_its_jobs_without_
         await asyncio.wait_for(planning, 10)  # and planning went on after the claim
         jobs = {j.handler: j.status for j in await store.jobs_for(notification_id)}
         assert jobs == {"shop.save": JobStatus.QUEUED, "shop.alert": JobStatus.QUEUED}
+
+
+async def test_queues_are_walked_in_index_order_even_without_statistics(postgres_url: str) -> None:
+    # Right after a burst the statistics still describe a table with few queued rows; a claim
+    # and a planning read must stop at their limit, not fetch and sort every queued row.
+    sql = queries.load("postgresql")
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as connection:
+        await connection.execute(
+            "INSERT INTO notifications (dedup_key, notification_type, status, entity,"
+            " received_at, last_received_at, source, headers, body)"
+            " SELECT 'key' || n, 'ORDER_CREATED', 'pending', 'order:' || n, now(), now(),"
+            " '127.0.0.1', '[]', '{}' FROM generate_series(1, 6000) AS n"
+        )
+        await connection.execute(  # half of them planned, each with a queued job
+            "WITH planned AS (UPDATE notifications SET planned = TRUE WHERE id % 2 = 0"
+            " RETURNING id, entity) INSERT INTO jobs (notification_id, handler, entity, status,"
+            " attempts, run_at, created_at) SELECT id, 'shop.save', entity, 'queued', 0, now(),"
+            " now() FROM planned"
+        )
+        reads: dict[str, dict[str, Any]] = {
+            "claimable_jobs": {"now": datetime.now(UTC), "handlers": ["shop.save"], "limit": 8},
+            "unplanned": {"limit": 100},
+        }
+        for name, params in reads.items():
+            async with connection.transaction():
+                await connection.execute(sql["walk_queues_in_order"])
+                explained = await connection.execute("EXPLAIN (FORMAT JSON) " + sql[name], params)
+                row = await explained.fetchone()
+            assert row is not None
+            nodes = list(_plan_nodes(row[0][0]["Plan"]))
+            assert "Sort" not in [node["Node Type"] for node in nodes], (name, nodes)
+            queue_index = {"claimable_jobs": "jobs_queued", "unplanned": "notifications_unplanned"}
+            assert queue_index[name] in [node.get("Index Name") for node in nodes], (name, nodes)
+
+
+def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)

@@ -404,8 +404,11 @@ class PostgresStore(Store):
     # others are taking; a notification's status is derived only under its row lock.
 
     async def unplanned(self, limit: int) -> list[StoredNotification]:
-        rows = await self._fetch(SQL["unplanned"], {"limit": limit})
-        return [_notification_from_row(row) for row in rows]
+        async def read(connection: Connection) -> list[dict[str, Any]]:
+            await connection.execute(SQL["walk_queues_in_order"])  # see the SQL
+            return await (await connection.execute(SQL["unplanned"], {"limit": limit})).fetchall()
+
+        return [_notification_from_row(row) for row in await self._transaction(read)]
 
     async def plan_jobs(self, plans: Sequence[JobPlan], now: datetime) -> None:
         if plans:
@@ -729,7 +732,7 @@ async def _refresh_statuses(connection: Connection, notification_ids: Collection
 async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[ClaimedJob]:
     """Claim in a fixed number of statements whatever the number of jobs."""
     now = params["now"]
-    await connection.execute(SQL["claim_in_index_order"])  # see the SQL
+    await connection.execute(SQL["walk_queues_in_order"])  # see the SQL
     expired = await (await connection.execute(SQL["expired_leases"], {"now": now})).fetchall()
     for job in sorted(expired, key=lambda j: j["notification_id"]):
         await connection.execute(

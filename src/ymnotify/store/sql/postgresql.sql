@@ -130,11 +130,12 @@ UPDATE notifications SET status = derived.status
 FROM unnest(%(ids)s::bigint[], %(statuses)s::text[]) AS derived (id, status)
 WHERE notifications.id = derived.id;
 
--- For the rest of a claim's transaction: walk jobs_queued in order and stop at the limit,
--- whatever the statistics say. Right after a burst they still describe a table with few queued
--- jobs, and the planner then fetches every queued job and sorts them: 80 ms per claim over 20,000
--- queued jobs (never analysed), 0.18 ms walking the index.
--- name: claim_in_index_order
+-- For the rest of a transaction that takes the first rows of a queue (claims, planning): walk
+-- the queue's index in order and stop at the limit, whatever the statistics say. Right after a
+-- burst they still describe a table with few queued rows, and the planner then fetches every
+-- queued row and sorts them: 80 ms per claim over 20,000 never-analysed queued jobs against
+-- 0.18 ms walking jobs_queued; 18 ms against 0.05 ms for 100 of 50,000 unplanned notifications.
+-- name: walk_queues_in_order
 SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true);
 
 -- name: expired_leases
