@@ -324,7 +324,7 @@ class MemoryStore(Store):
                 job.locked_by = worker
                 job.locked_until = lease_until
                 job.history.append(AttemptRecord(job.attempts, worker, now, None, None, None, None))
-                self._refresh_status(job.notification_id)
+                # No status to refresh: leasing cannot change ``derive_status``.
                 notification = self._rows[job.notification_id]
                 claimed.append(
                     ClaimedJob(job.id, job.handler, job.attempts, lease_until, notification)

@@ -490,7 +490,8 @@ def _claim_jobs(
                 "now": params["now"],
             },
         )
-        _refresh_status(connection, leased["notification_id"])
+        # No status to refresh: leasing cannot change ``derive_status`` (queued and running
+        # are both unfinished; the last error stays).
         notification = connection.execute(
             SQL["get_notification"], {"id": leased["notification_id"]}
         ).fetchone()
