@@ -165,6 +165,28 @@ async def test_accepts_of_one_entity_commit_in_id_order_across_receivers(
     assert first.notification_id < second.notification_id
 
 
+async def test_an_accept_waits_for_its_entity_before_drawing_its_id(postgres_url: str) -> None:
+    # An id drawn before the wait would let an accept that started later commit a smaller id
+    # after a worker has already seen the larger one.
+    waiting_receiver = PostgresStore(postgres_url, max_connections=1)
+    other_receiver = PostgresStore(postgres_url, max_connections=1)
+    dbname = postgres_url.rsplit("/", 1)[1]
+    async with (
+        waiting_receiver,
+        other_receiver,
+        await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin,
+        await psycopg.AsyncConnection.connect(postgres_url) as holder,
+    ):
+        # What an accept of order 1 in progress holds until it commits.
+        await holder.execute("SELECT pg_advisory_xact_lock(7276, hashtext('order:1'))")
+        waiting = asyncio.create_task(waiting_receiver.accept(_order("ORDER_CREATED", 1)))
+        await _until(lambda: _has_waiters(admin, dbname, 1), "the accept waiting for order 1")
+        meanwhile = await other_receiver.accept(notification("ORDER_CREATED", orderId=2))
+        await holder.rollback()
+        waited = await waiting
+    assert waited.notification_id > meanwhile.notification_id
+
+
 async def _has_waiters(admin: psycopg.AsyncConnection[Any], dbname: str, count: int) -> bool:
     return await _sessions_waiting_on_locks(admin, dbname) >= count
 
