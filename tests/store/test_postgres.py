@@ -177,6 +177,8 @@ async def test_an_accept_waits_for_its_entity_before_drawing_its_id(postgres_url
         await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as admin,
         await psycopg.AsyncConnection.connect(postgres_url) as holder,
     ):
+        for order_id in range(10, 20):  # past psycopg's prepare threshold: a prepared plan too
+            await waiting_receiver.accept(notification("ORDER_CREATED", orderId=order_id))
         # What an accept of order 1 in progress holds until it commits.
         await holder.execute("SELECT pg_advisory_xact_lock(7276, hashtext('order:1'))")
         waiting = asyncio.create_task(waiting_receiver.accept(_order("ORDER_CREATED", 1)))

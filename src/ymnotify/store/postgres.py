@@ -614,9 +614,8 @@ async def _schema_version(connection: Connection) -> int:
 
 async def _accept(connection: Connection, incoming: Incoming) -> Accepted:
     status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
-    if incoming.entity is not None:
-        # Before the id is drawn: accepts of one entity commit in id order (see the module doc).
-        await connection.execute(SQL["lock_entity"], {"entity": incoming.entity})
+    # Takes the entity's lock before drawing the id: accepts of one entity commit in id order
+    # (see the module doc and the SQL).
     cursor = await connection.execute(
         SQL["insert_notification"],
         {

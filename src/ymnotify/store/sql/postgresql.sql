@@ -1,18 +1,20 @@
 -- Queries of the PostgreSQL store, one named block each, named as in sqlite.sql.
 
--- Held until the accept commits. The two-key form (a fixed class, the entity's 32-bit hash) never
--- meets the one-key advisory locks; a hash collision only makes two entities take turns.
--- name: lock_entity
-SELECT pg_advisory_xact_lock(7276, hashtext(%(entity)s));
-
+-- An accept with an entity first takes the entity's lock, held until it commits, and only then
+-- draws its id: the lock is a one-time filter (an init plan) of the row the INSERT makes, which
+-- the executor checks before it computes that row, the id's nextval included. The two-key form
+-- (a fixed class, the entity's 32-bit hash) never meets the one-key advisory locks; a hash
+-- collision only makes two entities take turns.
 -- name: insert_notification
 INSERT INTO notifications (
     dedup_key, notification_type, status, entity, event_time, received_at, last_received_at,
     source, headers, body, error
-) VALUES (
-    %(dedup_key)s, %(notification_type)s, %(status)s, %(entity)s, %(event_time)s,
-    %(received_at)s, %(received_at)s, %(source)s, %(headers)s, %(body)s, %(error)s
 )
+SELECT %(dedup_key)s, %(notification_type)s, %(status)s, %(entity)s, %(event_time)s,
+       %(received_at)s, %(received_at)s, %(source)s, %(headers)s, %(body)s, %(error)s
+WHERE (SELECT count(*) FROM (
+          SELECT pg_advisory_xact_lock(7276, hashtext(%(entity)s)) WHERE %(entity)s IS NOT NULL
+      ) AS entity_lock) >= 0
 ON CONFLICT (dedup_key) DO UPDATE SET
     duplicates = notifications.duplicates + 1,
     last_received_at = excluded.last_received_at
