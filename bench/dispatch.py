@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import httpx
 
@@ -66,6 +66,9 @@ class WorkersPoint(TypedDict):
     notifications: int
     handled: int
     per_second: float
+    # The draining process's CPU (user+system, all threads) per handled job, from when it was
+    # listening: steadier than the rate on a shared machine. Absent from older results.
+    cpu_us_per_job: NotRequired[float]
 
 
 class DispatchResult(TypedDict):
@@ -186,7 +189,9 @@ def _drain_rate(
     with _serve(db, repo, log, "--workers", "0", env=env) as intake:
         acked = asyncio.run(_send(intake.url, ids))
     with _serve(db, repo, log, "--app", HANDLERS, "--workers", str(workers), env=env) as server:
+        cpu_before = server.cpu_seconds()
         _wait_handled(log, acked, server)
+        cpu = server.cpu_seconds() - cpu_before
     starts = sorted(_handled(log).values())
     span = starts[-1] - starts[0] if len(starts) > 1 else 0.0
     return WorkersPoint(
@@ -195,6 +200,7 @@ def _drain_rate(
         notifications=len(acked),
         handled=len(starts),
         per_second=round(len(starts) / span, 1) if span > 0 else 0.0,
+        cpu_us_per_job=round(cpu / len(starts) * 1e6) if starts else 0.0,
     )
 
 

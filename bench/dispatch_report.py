@@ -35,15 +35,20 @@ def render(result: DispatchResult) -> list[str]:
         "",
         "No-op handler throughput against the number of workers: a backlog stored first by"
         " `serve --workers 0`, then drained by `serve --app … --workers W`; rate = handled /"
-        " (last handler start − first handler start).",
+        " (last handler start − first handler start). *CPU µs/job* is the draining process's"
+        " user+system time per handled job, from when it listened until the last handler started"
+        " (for PostgreSQL without the database's own processes); it moves less than the rate on"
+        " a shared machine.",
         "",
-        "| store | workers | backlog | handled | handled/s |",
-        "|---|---|---|---|---|",
+        "| store | workers | backlog | handled | handled/s | CPU µs/job |",
+        "|---|---|---|---|---|---|",
     ]
     for row in result["workers"]:
+        cpu = row.get("cpu_us_per_job")
         out.append(
             f"| {row['backend']} | {row['workers']} | {row['notifications']:,} |"
             f" {row['handled']:,} | {row['per_second']:,.0f} |"
+            f" {'–' if cpu is None else f'{cpu:,.0f}'} |"
         )
     if result["postgres_unavailable"]:
         out += ["", f"PostgreSQL not measured: {result['postgres_unavailable']}"]

@@ -23,6 +23,7 @@ from bench import (
     compare,
     compare_market,
     dispatch,
+    dispatch_report,
     load,
     openloop,
     profiling,
@@ -295,3 +296,24 @@ def test_compare_pairs_ping_p99_of_open_loop_rounds() -> None:
         "PING p99 ms, now vs HEAD in each round: 4.0 vs 5.5 / 6.1 vs 5.0;"
         " now lower in 1 of 2 rounds"
     )
+
+
+def test_dispatch_report_shows_cpu_per_job_and_reads_results_from_before_it() -> None:
+    measured = dispatch.WorkersPoint(
+        backend="postgresql",
+        workers=8,
+        notifications=400,
+        handled=400,
+        per_second=514.0,
+        cpu_us_per_job=1350,
+    )
+    older = dispatch.WorkersPoint(
+        backend="sqlite", workers=1, notifications=2000, handled=2000, per_second=810.0
+    )
+    table = dispatch_report.render(
+        dispatch.DispatchResult(
+            latency=[], workers=[older, measured], postgres_unavailable=None, error=None
+        )
+    )
+    assert "| sqlite | 1 | 2,000 | 2,000 | 810 | – |" in table
+    assert "| postgresql | 8 | 400 | 400 | 514 | 1,350 |" in table
