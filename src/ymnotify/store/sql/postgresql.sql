@@ -203,9 +203,6 @@ SELECT id, handler, attempts, notification_id FROM leased;
 -- name: get_notifications
 SELECT * FROM notifications WHERE id = ANY(%(ids)s);
 
--- name: job_notification
-SELECT notification_id FROM jobs WHERE id = %(id)s;
-
 -- name: finish_job
 UPDATE jobs
 SET status = %(status)s, locked_by = NULL, locked_until = NULL, finished_at = %(now)s,
