@@ -14,10 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 VALID_BODY = {"version": "1.0", "name": "shop", "time": "2026-01-01T00:00:00Z"}
 
 
-def _behaviour(mode: str, request: dict[str, object]) -> tuple[int, str, bytes, float]:
-    """(status, content type, body, delay) for one request under ``mode``."""
+def _behaviour(mode: str, request: dict[str, object]) -> tuple[int, str, bytes, float] | None:
+    """(status, content type, body, delay) for one request under ``mode``; ``None``: close the
+    connection without answering."""
     valid = json.dumps({**VALID_BODY, "time": datetime.now(UTC).isoformat()}).encode()
     is_ping = request.get("notificationType") == "PING"
+    if mode == "drops_ping" and is_ping:
+        return None
+    if mode == "rejects_everything":
+        return 400, "application/json", b'{"error":{"type":"WRONG_EVENT_FORMAT"}}', 0
     if mode == "slow_ping" and is_ping:
         return 200, "application/json", valid, 1.4
     if mode == "wrong_content_type":
@@ -59,7 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(raw)
         except ValueError:
             request = {}
-        status, content_type, body, delay = _behaviour(self.server.mode, request)
+        behaviour = _behaviour(self.server.mode, request)
+        if behaviour is None:
+            self.close_connection = True
+            return
+        status, content_type, body, delay = behaviour
         if delay:
             time.sleep(delay)
         self.send_response(status)

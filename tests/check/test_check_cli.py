@@ -136,7 +136,38 @@ def test_source_filter_reported_as_a_pass_with_the_address_to_allow(tmp_path: Pa
     assert filtered["level"] == "pass"
     assert "127.0.0.1" in filtered["detail"]
     assert _point(report, "ORDER_CREATED")["level"] == "not checked"
-    assert code == 0
+    assert "--allow-network 127.0.0.1/32" in filtered["detail"]
+    # Nothing Market requires was seen to pass: a gate on the exit status must not let it by.
+    assert (code, report["ok"]) == (1, False)
+
+
+def test_a_connection_dropped_on_ping_is_not_taken_for_an_unreachable_endpoint() -> None:
+    with broken_endpoint("drops_ping") as url:
+        code, report = _check(url, "--allow-http", "--types", "ORDER_CREATED")
+    assert code == 1
+    ping = _point(report, "PING")
+    assert (ping["level"], ping["label"]) == ("fail", "CANT_GET_RESPONSE/CONNECTION_REFUSED")
+    assert ping["detail"].startswith("connected, then the connection closed")
+    assert "closed without an answer" in ping["hint"]
+    assert _point(report, "ORDER_CREATED")["level"] == "pass"  # checked all the same
+
+
+def test_ping_answered_400_is_named_with_markets_class() -> None:
+    with broken_endpoint("rejects_everything") as url:
+        code, report = _check(url, "--allow-http", "--types", "ORDER_CREATED")
+    assert code == 1
+    ping = _point(report, "PING")
+    assert (ping["level"], ping["label"]) == ("fail", "CANT_GET_RESPONSE/HTTP")
+    created = _point(report, "ORDER_CREATED")
+    assert (created["level"], created["label"]) == ("fail", "VALID_NOTIFICATION_REJECTED")
+
+
+def test_the_live_system_warning_is_given_with_json_too() -> None:
+    # An unknown type stops the check before anything is sent: no request leaves loopback.
+    result = run_cli(["check", "https://shop.example.com/market", "--json", "--types", "NOPE"])
+    assert result.returncode == 2
+    assert "WARNING: test notifications will reach a live system" in result.stderr
+    assert result.stdout == ""
 
 
 def test_usage_errors_exit_2() -> None:

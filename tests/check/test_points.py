@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from ymnotify.check import points
-from ymnotify.check.points import Level, OurLabel
+import pytest
+
+from ymnotify.check import points, report
+from ymnotify.check.points import Level, OurLabel, Point
+from ymnotify.check.runner import CheckReport, selected_types
 from ymnotify.delivery.client import Attempt
-from ymnotify.delivery.outcome import classify_response
+from ymnotify.delivery.outcome import TransportFailure, classify_failure, classify_response
+from ymnotify.errors import ConfigError
 
 VALID = b'{"version":"1","name":"shop","time":"2026-01-01T00:00:00Z"}'
 
@@ -60,6 +64,9 @@ def test_malformed_answers() -> None:
     assert (accepted.level, accepted.label) == (Level.FAIL, OurLabel.MALFORMED_ACCEPTED)
     crashed = points.judge_malformed(answer(500, b"{}"))
     assert (crashed.level, crashed.label) == (Level.FAIL, "CANT_GET_RESPONSE/HTTP")
+    # This point wants a 400, not the 200 Market's classifier (and its hint) expect.
+    assert crashed.detail == "status 500, expected 400"
+    assert crashed.hint.startswith("answer 400 WRONG_EVENT_FORMAT")
 
 
 def test_unknown_type_answers() -> None:
@@ -75,7 +82,14 @@ def test_source_filter_needs_every_answer_to_be_403() -> None:
     )
     point = points.source_filter_point([refused, refused])
     assert point is not None
-    assert "10.1.2.3" in point.detail
+    assert "--allow-network 10.1.2.3/32" in point.detail
+    v6 = answer(403, b'{"error":{"type":"UNKNOWN","message":"source ::1 is not allowed"}}')
+    v6_point = points.source_filter_point([v6])
+    assert v6_point is not None
+    assert "--allow-network ::1/128" in v6_point.detail
+    other = points.source_filter_point([answer(403, b"<html>Forbidden</html>", "text/html")])
+    assert other is not None
+    assert "this machine's public address" in other.detail
     assert points.source_filter_point([refused, answer(200, VALID)]) is None
     assert points.source_filter_point([]) is None
 
@@ -97,3 +111,83 @@ def test_no_path_warning_when_the_path_is_single_or_the_answer_is_not_404() -> N
     assert points.path_twice_point("https://shop.example/market", single, answer(404, b"")) is None
     assert points.path_twice_point(single, doubled, answer(200, VALID)) is None
     assert points.path_twice_point(single, doubled, answer(500, b"")) is None
+
+
+def no_answer(failure: TransportFailure, detail: str = "why") -> Attempt:
+    return Attempt(
+        url="https://shop.example/notification",
+        traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+        request_body=b"{}",
+        started_at=datetime.now(UTC),
+        latency=0.01,
+        outcome=classify_failure(failure, detail),
+    )
+
+
+def test_ping_answered_400_fails_under_markets_class_with_its_own_hint() -> None:
+    point = points.judge_ping(answer(400, b'{"error":{"type":"WRONG_EVENT_FORMAT"}}'))
+    assert (point.level, point.label) == (Level.FAIL, "CANT_GET_RESPONSE/HTTP")
+    assert point.detail == "status 400, expected 200"
+    assert "PING" in point.hint
+    assert "lost" not in point.hint  # not the hint of a valid notification answered 400
+
+
+def test_a_connection_lost_after_connecting_is_no_unreachable_endpoint() -> None:
+    lost = no_answer(TransportFailure.CONNECTION_LOST)
+    assert not points.unreachable(lost)
+    ping = points.judge_ping(lost)
+    assert (ping.level, ping.label) == (Level.FAIL, "CANT_GET_RESPONSE/CONNECTION_REFUSED")
+    assert ping.hint == points.CONNECTION_LOST_HINT
+    assert points.judge_transport("https", lost).level is Level.PASS  # TLS was done by then
+    for failure in (
+        TransportFailure.CONNECTION_REFUSED,
+        TransportFailure.CONNECT_TIMEOUT,
+        TransportFailure.TLS,
+    ):
+        assert points.unreachable(no_answer(failure)), failure
+    assert not points.unreachable(no_answer(TransportFailure.READ_TIMEOUT))
+    refused = points.judge_ping(no_answer(TransportFailure.CONNECTION_REFUSED))
+    assert refused.hint.startswith("nothing accepts connections")
+    assert points.judge_transport(
+        "https", no_answer(TransportFailure.CONNECTION_REFUSED)
+    ).level is (Level.NOT_CHECKED)
+
+
+def test_a_report_with_points_not_checked_is_not_ok() -> None:
+    filtered = CheckReport(url="u", target="u/notification")
+    filtered.points += [
+        Point("source filter", Level.PASS, OurLabel.SOURCE_FILTER),
+        Point("PING", Level.NOT_CHECKED, "-"),
+    ]
+    assert not filtered.ok
+    assert report.summary_line(filtered).endswith(
+        "Not verified: what Market requires was not checked (see above)."
+    )
+    warned = CheckReport(url="u", target="u/notification")
+    warned.points += [Point("PING", Level.WARN, OurLabel.SLOW), Point("X", Level.PASS, "OK")]
+    assert warned.ok
+    assert report.summary_line(warned).endswith("Market would accept this endpoint.")
+    warned.points.append(Point("Y", Level.FAIL, "CANT_GET_RESPONSE/HTTP"))
+    assert report.summary_line(warned).endswith("Market would NOT accept this endpoint.")
+
+
+def test_report_lines_keep_their_columns() -> None:
+    longest = Point(
+        "PING", Level.FAIL, "CANT_GET_RESPONSE/UNSUPPORTED_MEDIA_TYPE", "two\nlines", 0.01
+    )
+    short = Point("PING", Level.PASS, "OK", "200, valid body", 0.01)
+    first, second = report.point_line(longest), report.point_line(short)
+    assert first.index("two") == second.index("200, valid body")
+    assert first.splitlines()[0].endswith("two lines")
+
+
+def test_selected_types() -> None:
+    assert selected_types(["ORDER_CREATED", "PING", "ORDER_CREATED", "CHAT_CREATED"]) == [
+        "ORDER_CREATED",
+        "CHAT_CREATED",
+    ]
+    assert "PING" not in selected_types([])
+    with pytest.raises(ConfigError, match="PING is always sent"):
+        selected_types(["PING"])
+    with pytest.raises(ConfigError, match="unknown type"):
+        selected_types(["NOPE"])

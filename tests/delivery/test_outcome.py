@@ -85,6 +85,7 @@ def test_transport_failures(failure: TransportFailure, subtype: FailureSubtype) 
     assert outcome.subtype is subtype
     assert outcome.failure_type is FailureType.CANT_GET_RESPONSE
     assert outcome.label() == f"CANT_GET_RESPONSE/{subtype}"
+    assert outcome.transport is failure  # kept: a lost connection and a refused one share a label
     assert not outcome.answered
 
 

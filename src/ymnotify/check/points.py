@@ -9,12 +9,13 @@ failing makes the whole check fail.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
 
 from ymnotify.delivery.client import Attempt
-from ymnotify.delivery.outcome import FailureSubtype, Verdict, media_type
+from ymnotify.delivery.outcome import FailureSubtype, TransportFailure, Verdict, media_type
 from ymnotify.delivery.targets import NOTIFICATION_PATH
 from ymnotify.protocol.enums import ErrorType
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE
@@ -79,6 +80,26 @@ HINTS: dict[str, str] = {
     " everyone but Market: allow this address temporarily to check the rest",
 }
 
+# Hints for situations whose label is shared with another that needs a different fix.
+PING_REJECTED_HINT = (
+    "Market switches notifications on only after a 200 to PING: answer PING with 200 and the"
+    " {version, name, time} body (never 400)"
+)
+CONNECTION_LOST_HINT = (
+    "the connection was accepted, then closed without an answer: look in the server's (or its"
+    " proxy's) log for a crash or a dropped request"
+)
+MALFORMED_STATUS_HINT = "answer 400 WRONG_EVENT_FORMAT to a body that is not a valid notification"
+# No connection at all (as opposed to one lost after it was made): nothing more to learn.
+_NO_CONNECTION = frozenset(
+    {
+        TransportFailure.CONNECTION_REFUSED,
+        TransportFailure.CONNECT_TIMEOUT,
+        TransportFailure.TLS,
+        TransportFailure.TARGET_REFUSED,
+    }
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Point:
@@ -91,16 +112,21 @@ class Point:
     latency: float | None = None
     status: int | None = None
     traceparent: str | None = None
+    fix: str = ""  # the hint, when the label's usual one does not fit this point
 
     @property
     def hint(self) -> str:
         if self.level in (Level.PASS, Level.NOT_CHECKED):
             return ""
+        if self.fix:
+            return self.fix
         # Market's labels read TYPE/SUBTYPE; the hint depends on the subtype alone.
         return HINTS.get(self.label) or HINTS.get(self.label.rsplit("/", 1)[-1], "")
 
 
-def _from_attempt(name: str, attempt: Attempt, level: Level, label: str, detail: str) -> Point:
+def _from_attempt(
+    name: str, attempt: Attempt, level: Level, label: str, detail: str, fix: str = ""
+) -> Point:
     return Point(
         name=name,
         level=level,
@@ -109,12 +135,15 @@ def _from_attempt(name: str, attempt: Attempt, level: Level, label: str, detail:
         latency=attempt.latency,
         status=attempt.status,
         traceparent=attempt.traceparent,
+        fix=fix,
     )
 
 
-def _market_failure(name: str, attempt: Attempt) -> Point:
+def _market_failure(name: str, attempt: Attempt, *, fix: str = "") -> Point:
     outcome = attempt.outcome
-    return _from_attempt(name, attempt, Level.FAIL, outcome.label(), outcome.detail)
+    if not fix and outcome.transport is TransportFailure.CONNECTION_LOST:
+        fix = CONNECTION_LOST_HINT
+    return _from_attempt(name, attempt, Level.FAIL, outcome.label(), outcome.detail, fix)
 
 
 def judge_delivery(name: str, attempt: Attempt, *, slow_after: float) -> Point:
@@ -131,6 +160,14 @@ def judge_delivery(name: str, attempt: Attempt, *, slow_after: float) -> Point:
 
 
 def judge_ping(attempt: Attempt) -> Point:
+    """PING: a 400 is no rejection of one notification but a refused integration, which
+    Market logs under its own class (``CANT_GET_RESPONSE/HTTP``)."""
+    outcome = attempt.outcome
+    if outcome.verdict is Verdict.REJECTED:
+        detail = "status 400, expected 200"
+        return _from_attempt(
+            "PING", attempt, Level.FAIL, outcome.label(), detail, PING_REJECTED_HINT
+        )
     return judge_delivery("PING", attempt, slow_after=PING_SLOW)
 
 
@@ -178,6 +215,11 @@ def judge_malformed(attempt: Attempt) -> Point:
     if attempt.status == 200:
         detail = "answered 200 to a notification missing required fields"
         return _from_attempt(name, attempt, Level.FAIL, OurLabel.MALFORMED_ACCEPTED, detail)
+    if attempt.status is not None:  # Market's classifier expects 200; this point expects 400
+        detail = f"status {attempt.status}, expected 400"
+        return _from_attempt(
+            name, attempt, Level.FAIL, outcome.label(), detail, MALFORMED_STATUS_HINT
+        )
     return _market_failure(name, attempt)
 
 
@@ -203,7 +245,7 @@ def judge_transport(scheme: str, first: Attempt) -> Point:
         return Point(name, Level.WARN, OurLabel.PLAIN_HTTP, detail)
     if subtype is FailureSubtype.SSL_ERROR:
         return _market_failure(name, first)
-    if subtype in (FailureSubtype.CONNECTION_REFUSED, FailureSubtype.CONNECTION_TIMED_OUT):
+    if unreachable(first):
         return Point(name, Level.NOT_CHECKED, "-", "no connection")
     return Point(name, Level.PASS, OurLabel.OK, "certificate verified")
 
@@ -227,12 +269,9 @@ _SOURCE_IN_REFUSAL = re.compile(r"source (\S+) is not")
 
 
 def unreachable(attempt: Attempt) -> bool:
-    """No HTTP exchange happened at all: nothing more can be learnt from this endpoint."""
-    return attempt.status is None and attempt.outcome.subtype in (
-        FailureSubtype.CONNECTION_REFUSED,
-        FailureSubtype.CONNECTION_TIMED_OUT,
-        FailureSubtype.SSL_ERROR,
-    )
+    """No connection was made at all: nothing more can be learnt from this endpoint. (One that
+    was made and then lost, or timed out waiting for an answer, says nothing of the next.)"""
+    return attempt.outcome.transport in _NO_CONNECTION
 
 
 def source_filter_point(attempts: list[Attempt]) -> Point | None:
@@ -244,12 +283,25 @@ def source_filter_point(attempts: list[Attempt]) -> Point | None:
     if not attempts or any(attempt.status != 403 for attempt in attempts):
         return None
     seen = _SOURCE_IN_REFUSAL.search(attempts[0].response_body.decode("utf-8", "replace"))
-    address = seen.group(1) if seen else "this machine's public address"
+    network = _single_address_network(seen.group(1)) if seen else None
+    if network is None:
+        allow = "allow this machine's public address temporarily (ymnotify serve:"
+        allow += " --allow-network ADDRESS/32)"
+    else:
+        allow = f"allow {network.network_address} temporarily"
+        allow += f" (ymnotify serve: --allow-network {network})"
     return Point(
         "source filter",
         Level.PASS,
         OurLabel.SOURCE_FILTER,
-        f"every request was answered 403; to check the rest, allow {address} temporarily"
-        " (ymnotify serve: --allow-network ADDRESS/32)",
+        f"every request was answered 403; to check the rest, {allow}",
         status=403,
     )
+
+
+def _single_address_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """``10.1.2.3`` → ``10.1.2.3/32`` (``/128`` for IPv6); ``None`` if it is no address."""
+    try:
+        return ipaddress.ip_network(text)
+    except ValueError:
+        return None

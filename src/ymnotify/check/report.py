@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from ymnotify.check.points import Level, Point
+from ymnotify.check.points import Level, OurLabel, Point
 from ymnotify.check.runner import CheckReport
+from ymnotify.delivery.outcome import SUBTYPE_TYPE
 
 _TAGS = {Level.PASS: "PASS", Level.WARN: "WARN", Level.FAIL: "FAIL", Level.NOT_CHECKED: "----"}
+# Lines are printed as each point is known, so the label column fits the longest label there is.
+_LABEL_WIDTH = max(
+    *(len(f"{kind}/{subtype}") for subtype, kind in SUBTYPE_TYPE.items()),
+    *(len(label) for label in OurLabel),
+)
 
 
 def point_line(point: Point) -> str:
-    """``PASS  PING   12 ms  OK  200, valid body`` plus the hint on a second line if any."""
+    """``PASS  PING   12 ms  OK  200, valid body`` plus the hint on a second line if any.
+
+    The detail is kept on one line (an HTTP library's message may span several).
+    """
     latency = f"{point.latency * 1000:7.0f} ms" if point.latency is not None else " " * 10
-    line = f"{_TAGS[point.level]}  {point.name:<34}{latency}  {point.label:<38} {point.detail}"
+    detail = " ".join(point.detail.split())
+    label = f"{point.label:<{_LABEL_WIDTH}}"
+    line = f"{_TAGS[point.level]}  {point.name:<34}{latency}  {label} {detail}"
     if point.hint:
         line += f"\n      → {point.hint}"
     return line.rstrip()
@@ -25,11 +36,12 @@ def summary_line(report: CheckReport) -> str:
         f"{report.count(Level.FAIL)} failed, {warnings} warning{'' if warnings == 1 else 's'},"
         f" {report.count(Level.PASS)} passed, {report.count(Level.NOT_CHECKED)} not checked"
     )
-    verdict = (
-        "Market would accept this endpoint."
-        if report.ok
-        else "Market would NOT accept this endpoint."
-    )
+    if report.ok:
+        verdict = "Market would accept this endpoint."
+    elif report.count(Level.FAIL):
+        verdict = "Market would NOT accept this endpoint."
+    else:
+        verdict = "Not verified: what Market requires was not checked (see above)."
     return f"{counts}. {verdict}"
 
 

@@ -46,23 +46,29 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return all(point.level is not Level.FAIL for point in self.points)
+        """Every point passed or only warned: a point not checked is no pass (Market's PING
+        would not have been seen to succeed either)."""
+        return all(point.level in (Level.PASS, Level.WARN) for point in self.points)
 
     def count(self, level: Level) -> int:
         return sum(point.level is level for point in self.points)
 
 
 def selected_types(types: Sequence[str]) -> list[str]:
-    """The notification types to sample; raise ``ConfigError`` for a name Market does not use."""
+    """The notification types to sample, each once, in the order given (PING is always sent
+    first, so naming it adds nothing); raise ``ConfigError`` for a name Market does not use."""
     known = [kind.value for kind in NotificationType if kind is not NotificationType.PING]
     if not types:
         return known
-    unknown = [name for name in types if name not in known]
+    unknown = [name for name in types if name not in known and name != NotificationType.PING]
     if unknown:
         raise ConfigError(
             f"--types: unknown type(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
-    return list(types)
+    chosen = list(dict.fromkeys(name for name in types if name != NotificationType.PING))
+    if not chosen:
+        raise ConfigError("--types: PING is always sent; name at least one notification type")
+    return chosen
 
 
 def malformed_body() -> dict[str, Any]:

@@ -48,11 +48,11 @@ def check(
     and judges each answer as Market does, naming failures by Market's own error classes.
     Like Market, it posts to URL/notification.
 
-    Exit status: 0 when everything Market requires passes, 1 when something fails, 2 for
-    usage errors.
+    Exit status: 0 when everything Market requires passes, 1 when something fails or could
+    not be checked (e.g. every request refused by the endpoint's source filter), 2 for usage
+    errors. Warnings go to standard error, so --json output stays a single document.
     """
-    if not as_json:
-        _warn_if_live(url)
+    _warn_if_live(url)
     options = CheckOptions(
         url=url,
         allow_http=allow_http,

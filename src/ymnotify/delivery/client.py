@@ -348,12 +348,13 @@ def _transport_outcome(exc: aiohttp.ClientError) -> Outcome:
             )
         cause = str(refused) if refused is not None else text
         return classify_failure(TransportFailure.CONNECTION_REFUSED, cause)
+    lost = f"connected, then the connection closed before a complete answer: {text}"
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return classify_failure(TransportFailure.CONNECTION_LOST, text)
+        return classify_failure(TransportFailure.CONNECTION_LOST, lost)
     if isinstance(exc, aiohttp.ClientResponseError):  # the answer could not be parsed as HTTP
         return classify_failure(TransportFailure.PROTOCOL, f"not HTTP: {text}")
     if isinstance(exc, aiohttp.ClientOSError):
-        return classify_failure(TransportFailure.CONNECTION_LOST, text)
+        return classify_failure(TransportFailure.CONNECTION_LOST, lost)
     return classify_failure(TransportFailure.PROTOCOL, text)
 
 

@@ -101,6 +101,9 @@ class Outcome:
     verdict: Verdict
     subtype: FailureSubtype | None = None
     detail: str = ""
+    # What the network did when no HTTP answer came back; Market's subtype folds some of these
+    # together (a lost connection is logged as CONNECTION_REFUSED), the checker tells them apart.
+    transport: TransportFailure | None = None
 
     @property
     def failure_type(self) -> FailureType | None:
@@ -166,4 +169,4 @@ def classify_response(
 
 def classify_failure(failure: TransportFailure, detail: str) -> Outcome:
     """Judge an attempt that got no HTTP answer."""
-    return Outcome(Verdict.FAILED, _TRANSPORT_SUBTYPE[failure], detail)
+    return Outcome(Verdict.FAILED, _TRANSPORT_SUBTYPE[failure], detail, failure)
