@@ -144,6 +144,19 @@ def test_a_rename_alone_takes_effect_at_once() -> None:
     assert renamed.activates_at is None
 
 
+def test_a_rename_or_a_repeat_leaves_a_pending_change_where_it_was() -> None:
+    edited = rules.changed(_active(), NOW, DELAY, types=("ORDER_CANCELLED",))
+    later = NOW + timedelta(seconds=60)
+    renamed = rules.changed(edited, later, DELAY, name="cancellations")
+    assert renamed.name == "cancellations"
+    assert renamed.activates_at == NOW + DELAY  # not pushed back by a change deliveries ignore
+    assert renamed.in_effect(NOW + DELAY).types == ("ORDER_CANCELLED",)
+    repeated = rules.changed(renamed, later, DELAY, types=("ORDER_CANCELLED",))
+    assert repeated.activates_at == NOW + DELAY
+    disabled = rules.changed(_active(), NOW, DELAY, enabled=False)
+    assert rules.changed(disabled, later, DELAY, enabled=False).activates_at == NOW + DELAY
+
+
 def test_disable_shows_at_once_and_stops_deliveries_after_the_delay() -> None:
     disabled = rules.changed(_active(), NOW, DELAY, enabled=False)
     assert disabled.state(NOW) is State.DISABLED

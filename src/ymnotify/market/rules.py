@@ -201,7 +201,9 @@ def changed(
     """Apply an edit, disable or enable made at ``now``.
 
     The settings in effect at ``now`` keep applying for ``delay``; a change of name alone takes
-    effect at once (deliveries do not depend on it). Enabling clears a disable by Market.
+    effect at once (deliveries do not depend on it), and leaves a change still pending (and its
+    time) as it was, as does repeating what is already desired. Enabling clears a disable by
+    Market.
     """
     current = settings.in_effect(now)
     desired = Delivering(
@@ -209,10 +211,13 @@ def changed(
         types=settings.desired.types if types is None else types,
         url=settings.desired.url if url is None else url,
     )
+    new_name = settings.name if name is None else name
+    if desired == settings.desired and settings.pending_since(now) is not None:
+        return replace(settings, name=new_name)
     by_market = None if desired.enabled else settings.disabled_by_market_at
     activates_at = None if desired == current else now + delay
     return Settings(
-        name=settings.name if name is None else name,
+        name=new_name,
         desired=desired,
         previous=current,
         activates_at=activates_at,
