@@ -86,3 +86,5 @@ def test_bad_urls(url: str, reason: str) -> None:
 
 def test_http_allowed_for_development() -> None:
     assert check_url("http://127.0.0.1:8080", allow_http=True).scheme == "http"
+    with pytest.raises(InvalidTarget, match="must start with http:// or https://"):
+        check_url("shop.example/hook", allow_http=True)

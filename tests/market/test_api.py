@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.endpoints import OK, http_response, serve_endpoint
 from tests.market.harness import OWNER, Options, run_market
-from ymnotify.market.api import ROUTES
+from ymnotify.market.api import MAX_REQUEST_BODY, ROUTES
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
 
 
@@ -65,6 +66,30 @@ async def test_errors_are_json(tmp_path: Path) -> None:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_request"
         assert (await market.call("GET", "/api/subscriptions/99", expect=404))["error"]
+
+
+async def test_oversized_bodies_and_ids_get_json_errors(tmp_path: Path) -> None:
+    beyond = 2**64  # past SQLite's integers: once a 500 in plain text
+    async with run_market(tmp_path) as market:
+        too_large = b"[" + b"1," * (MAX_REQUEST_BODY // 2) + b"1]"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(too_large), 65536):
+                yield too_large[start : start + 65536]
+
+        for content in (too_large, chunks()):  # declared by Content-Length, and chunked
+            response = await market.api.post("/api/events", content=content)
+            assert response.status_code == 413
+            assert response.json()["error"]["code"] == "too_large"
+        for path in (f"/api/subscriptions/{beyond}", f"/api/businesses/{beyond}"):
+            assert (await market.call("GET", path, expect=404))["error"]["code"] == "not_found"
+        log = await market.call("GET", f"/api/log?subscription={beyond}", expect=400)
+        assert "subscription" in log["error"]["message"]
+        business = {"id": beyond, "name": "x", "campaignIds": [1], "users": []}
+        refused = await market.call("POST", "/api/businesses", business, expect=400)
+        assert "at most" in refused["error"]["message"]
+        event = sample("ORDER_CREATED") | {"campaignId": beyond}
+        await market.call("POST", "/api/events", event, expect=400)
 
 
 async def test_urls_must_be_https_unless_allowed(tmp_path: Path) -> None:

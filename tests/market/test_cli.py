@@ -62,6 +62,21 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
             ("delivered", 4242)
         ]
         assert json.loads(log[0]["requestBody"])["items"] == [{"offerId": "X,Y", "count": 3}]
+        assert isinstance(log[0]["latencyMs"], float)  # the API's number, not a string
+        # From the environment, --set items are comma-separated like every repeatable flag's,
+        # split only where the next FIELD= starts.
+        from_env = run_cli(
+            ["market", "trigger", "ORDER_CREATED"],
+            env={**env, "YMNOTIFY_MARKET_SET": "orderId=4243, note=a,b"},
+        )
+        assert from_env.returncode == 0, from_env.stderr
+        ok("clock", "advance", "1h")
+        newest = json.loads(ok("log", "--json", "--limit", "1"))["entries"][0]
+        assert {k: json.loads(newest["requestBody"])[k] for k in ("orderId", "note")} == {
+            "orderId": 4243,
+            "note": "a,b",
+        }
+        assert "(virtual clock)" in ok("clock")  # the bare group reads YMNOTIFY_MARKET_API too
         assert "'renamed'" in ok("edit", sid, "--name", "renamed")
         assert "disabled" in ok("disable", sid)
         assert "active" in ok("enable", sid)
@@ -93,6 +108,16 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
             "http://127.0.0.1:9",
         )
         assert "use FIELD=VALUE" in refused("trigger", "ORDER_CREATED", "--set", "orderId")
+        assert "not both" in refused(
+            "subscribe", "--name", "x", "--campaign", "1001", "--type", "ORDER_CREATED",
+            "--all-types", "--url", receiver.url,
+        )  # fmt: skip
+        assert "is not a duration" in refused("clock", "advance", "-1d")
+        assert "ASCII" in refused("list", "--user", "анна")
+        assert "printable ASCII" in refused(
+            "business", "create", "60", "--name", "Кабинет", "--campaign", "600",
+            "--member", "анна:owner",
+        )  # fmt: skip
         # Without an acting user the API names its header; the command names its own flag.
         anonymous = run_cli(["market", "disable", sid], env={"YMNOTIFY_MARKET_API": market.url})
         assert anonymous.returncode != 0
@@ -110,4 +135,32 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
 
     inbox = run_cli(["inbox", "list", "--json", "--db", f"sqlite:///{tmp_path / 'inbox.db'}"])
     rows = [json.loads(line) for line in inbox.stdout.splitlines()]
-    assert [row["payload"]["orderId"] for row in rows] == [4242]
+    assert [row["payload"]["orderId"] for row in rows] == [4243, 4242]  # newest first
+
+
+def test_serve_flags_dev_keeps_an_explicit_delay_and_a_bad_ca_bundle_is_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "bad.pem"
+    bundle.write_text("not a certificate\n")
+    bad = run_cli(["market", "serve", "--port", "0", "--ca-bundle", str(bundle)], cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "--ca-bundle" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+    receiver = start_server(loopback_serve(tmp_path / "inbox.db"))
+    market = start_server(
+        ["market", "serve", "--dev", "--activation-delay", "30", "--port", "0"], cwd=tmp_path
+    )
+    try:
+        env = {"YMNOTIFY_MARKET_API": market.url, "YMNOTIFY_MARKET_USER": "dev"}
+        done = run_cli(
+            ["market", "subscribe", "--name", "o", "--campaign", "1001", "--type",
+             "ORDER_CREATED", "--url", receiver.url, "--json"],
+            env=env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["state"] == "pending_activation"  # not --dev's 0
+    finally:
+        assert market.stop() == 0
+        assert receiver.stop() == 0

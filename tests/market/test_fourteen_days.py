@@ -149,3 +149,22 @@ async def test_an_answer_resets_the_fourteen_day_clock(tmp_path: Path) -> None:
         assert after["state"] == "disabled_by_market"
         assert datetime.fromisoformat(after["disabledByMarketAt"]) == restarted + 14 * DAY
         assert len(endpoint.requests) > 0
+
+
+async def test_a_setting_the_seller_disabled_shows_no_fourteen_day_clock(tmp_path: Path) -> None:
+    switch = Switch()
+    async with serve_endpoint(switch) as endpoint, run_market(tmp_path) as market:
+        await market.business()
+        sid = (await market.subscribe(endpoint.url, ["ORDER_CREATED"], expect=201))["id"]
+        switch.down = True
+        await market.publish(sample("ORDER_CREATED", at=await market.now(), campaign_id=1001))
+        await market.advance(timedelta(minutes=5))
+        failing = await market.call("GET", f"/api/subscriptions/{sid}", expect=200)
+        assert failing["failingSince"] is not None
+        await market.call("POST", f"/api/subscriptions/{sid}/disable", expect=200)
+        await market.advance(timedelta(minutes=5))  # the pending delivery is cancelled
+        off = await market.call("GET", f"/api/subscriptions/{sid}", expect=200)
+        assert off["state"] == "disabled"
+        assert off["deliveries"]["pending"] == 0
+        # Nothing is sent, so Market has no date to disable it at.
+        assert (off["failingSince"], off["disableAt"]) == (None, None)

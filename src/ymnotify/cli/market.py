@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import httpx
+from click.core import ParameterSource
 
 from ymnotify import logs
 from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, option
@@ -96,8 +97,8 @@ def market() -> None:
 @market_option(
     "--dev",
     is_flag=True,
-    help="Sandbox defaults: --allow-http --allow-private-targets --activation-delay 0, and"
-    " business 1 with store 1001 and user 'dev' (owner).",
+    help="Sandbox defaults: --allow-http --allow-private-targets --activation-delay 0 (unless"
+    " given), and business 1 with store 1001 and user 'dev' (owner).",
 )
 @market_option(
     "--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS)
@@ -126,7 +127,7 @@ def serve_command(
     # The sandbox itself (aiohttp, Starlette, uvicorn, its store) is imported here, not with the
     # module: every other `ymnotify market ...` command is a short HTTP call to a running sandbox
     # and started ~0.5 s slower with it.
-    from ymnotify.delivery.client import ClientOptions
+    from ymnotify.delivery.client import ClientOptions, ssl_context
     from ymnotify.market import loop as market_loop
     from ymnotify.market import runtime as market_runtime
     from ymnotify.market.api import create_app
@@ -138,8 +139,11 @@ def serve_command(
     logs.configure(log_format, log_level)
     if dev:
         allow_http = allow_private_targets = True
-        activation_delay = 0.0
+        source = click.get_current_context().get_parameter_source("activation_delay")
+        if source is ParameterSource.DEFAULT:
+            activation_delay = 0.0
     try:
+        ssl_context(ca_bundle)  # an unreadable bundle is a usage error now, not a failed start
         config = market_runtime.MarketConfig(
             db_path=market_db_path(db),
             virtual_clock=clock_kind == "virtual",
@@ -190,6 +194,11 @@ class Api:
     """A thin client of the sandbox's JSON API for the commands below."""
 
     def __init__(self, base: str, user: str | None) -> None:
+        if user is not None and not user.isascii():
+            raise click.BadParameter(
+                f"{user!r}: a login is ASCII (it travels in the X-Market-User header)",
+                param_hint="--user",
+            )
         self.base = base.rstrip("/")
         self.user = user
 
@@ -252,7 +261,8 @@ json_option = market_option("--json", "as_json", is_flag=True, help="Print the A
 
 
 def _print_json(document: Any) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    """The API's JSON as it came, indented: numbers stay numbers, exact."""
+    click.echo(wire.pretty(document))
 
 
 def _print_subscription(document: dict[str, Any]) -> None:
@@ -405,6 +415,8 @@ def subscribe(
         raise click.UsageError("give exactly one of --business and --campaign")
     scope = {"businessId": business_id} if business_id is not None else {"campaignId": campaign_id}
     chosen = list(types)
+    if all_types and chosen:
+        raise click.UsageError("give --type or --all-types, not both")
     if all_types:
         chosen = [
             t for t in SUBSCRIBABLE_TYPES if business_id is not None or t not in BUSINESS_ONLY_TYPES
@@ -520,6 +532,20 @@ def remove_command(api: str, user: str | None, subscription_id: int) -> None:
 # -- events -------------------------------------------------------------------------------------
 
 
+class FieldAssignment(click.ParamType[str]):
+    """``FIELD=VALUE``. From the environment, several are separated by commas, the way every
+    repeatable flag reads it, but only at a comma followed by the next ``FIELD=``: a JSON value
+    may hold commas of its own (``items=[{"offerId":"X,Y"}]``)."""
+
+    name = "field=value"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in _NEXT_ASSIGNMENT.split(rv) if part.strip()]
+
+
+_NEXT_ASSIGNMENT = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*=)")
+
+
 def _field_value(text: str) -> Any:
     """``--set`` values: JSON when they parse (numbers exact), else the text itself."""
     try:
@@ -534,8 +560,9 @@ def _field_value(text: str) -> Any:
 @market_option(
     "--set",
     "fields",
+    type=FieldAssignment(),
     multiple=True,
-    callback=None,  # values may hold commas (JSON): no comma splitting here
+    callback=None,  # values may hold commas (JSON): no comma splitting on the command line
     metavar="FIELD=VALUE",
     help="Override a top-level field; VALUE is JSON or else text (repeatable).",
 )
@@ -654,12 +681,15 @@ def log_command(
 def clock_group(ctx: click.Context) -> None:
     """Market's time: `clock show`, and `clock advance 14d` for a virtual clock."""
     if ctx.invoked_subcommand is None:
-        ctx.invoke(clock_show)
+        # As if `clock show` were typed: its options resolved from the environment too
+        # (ctx.invoke would pass only their defaults).
+        with clock_show.make_context("show", [], parent=ctx) as show:
+            clock_show.invoke(show)
 
 
 @clock_group.command("show")
 @api_options
-def clock_show(api: str = DEFAULT_API, user: str | None = None) -> None:
+def clock_show(api: str, user: str | None) -> None:
     """Print Market's current time and whether the clock is virtual."""
     _print_clock(Api(api, user).call("GET", "/api/clock"))
 
@@ -669,7 +699,8 @@ def _print_clock(document: dict[str, Any]) -> None:
     click.echo(f"{document['now']} ({kind} clock)")
 
 
-@clock_group.command("advance")
+# "-1d" would otherwise be taken for an option "-1": let the duration type explain instead.
+@clock_group.command("advance", context_settings={"ignore_unknown_options": True})
 @api_options
 @click.argument("duration", type=Duration())
 def clock_advance(api: str, user: str | None, duration: float) -> None:

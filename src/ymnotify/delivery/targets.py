@@ -70,7 +70,8 @@ def check_url(url: str, *, allow_http: bool) -> httpx.URL:
     except (httpx.InvalidURL, TypeError) as exc:
         raise InvalidTarget(f"{url!r} is not a URL: {exc}") from exc
     if parsed.scheme not in ("https", "http"):
-        raise InvalidTarget(f"{url!r}: the URL must start with https://")
+        allowed = "http:// or https://" if allow_http else "https://"
+        raise InvalidTarget(f"{url!r}: the URL must start with {allowed}")
     if parsed.scheme == "http" and not allow_http:
         raise InvalidTarget(
             f"{url!r}: Market only sends over HTTPS (plain HTTP needs --allow-http, for"

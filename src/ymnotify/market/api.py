@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
+from ymnotify.market.bodies import read_body
 from ymnotify.market.errors import InvalidRequest, MarketRefusal, PingFailed
 from ymnotify.market.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ymnotify.market.metrics import MarketMetrics
@@ -43,11 +44,15 @@ def _user(request: Request) -> str | None:
 
 
 async def _body(request: Request) -> Any:
-    return documents.parse_json(await request.body())
+    return documents.parse_json(await read_body(request, MAX_REQUEST_BODY))
 
 
-def _id(request: Request) -> int:
-    return int(request.path_params["id"])
+def _id(request: Request, kind: str = "subscription") -> int:
+    """The id in the path; one beyond int64 names nothing that can exist."""
+    value = int(request.path_params["id"])
+    if value > documents.INT64_MAX:
+        raise NotFound(f"no {kind} {value}")
+    return value
 
 
 def _json(document: Any, status: int = 200) -> JSONResponse:
@@ -75,7 +80,7 @@ async def list_businesses(request: Request, service: MarketService) -> Response:
 
 
 async def get_business(request: Request, service: MarketService) -> Response:
-    return _json(documents.business_document(await service.business(_id(request))))
+    return _json(documents.business_document(await service.business(_id(request, "business"))))
 
 
 async def create_subscription(request: Request, service: MarketService) -> Response:
@@ -158,9 +163,12 @@ def _log_filter(params: Any) -> LogFilter:
         if raw in (None, ""):
             return default
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise InvalidRequest(f"{name} must be an integer") from None
+        if abs(value) > documents.INT64_MAX:
+            raise InvalidRequest(f"{name} must be at most {documents.INT64_MAX}")
+        return value
 
     def moment(name: str) -> datetime | None:
         raw = params.get(name)
@@ -292,7 +300,6 @@ def create_app(runtime: MarketRuntime) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
-        max_body_size=MAX_REQUEST_BODY,
     )
 
 

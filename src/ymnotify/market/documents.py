@@ -34,9 +34,14 @@ def require_object(document: Any, what: str = "the request body") -> dict[str, A
     return document
 
 
+INT64_MAX = 2**63 - 1  # Market's ids are int64; the store holds no larger integer
+
+
 def positive_int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequest(f"{field} must be a positive integer")
+    if value > INT64_MAX:
+        raise InvalidRequest(f"{field} must be at most {INT64_MAX}")
     return value
 
 
@@ -70,6 +75,8 @@ def business_from(document: Any, now: datetime) -> Business:
         user = require_object(raw, f"users[{index}]")
         login = text(user.get("login"), f"users[{index}].login")
         role = text(user.get("role"), f"users[{index}].role")
+        if problem := rules.login_problem(login):
+            raise InvalidRequest(f"users[{index}]: {problem}")
         if problem := rules.role_problem(role):
             raise InvalidRequest(f"users[{index}]: {problem}")
         users.append(User(login, role))
@@ -147,7 +154,9 @@ def business_document(business: Business) -> dict[str, Any]:
 def subscription_document(subscription: Subscription, now: datetime) -> dict[str, Any]:
     settings = subscription.settings
     in_effect = settings.in_effect(now)
-    failing = subscription.failing_since
+    # Nothing is sent while the setting is off, so no 14-day clock runs (the store forgets it
+    # once its deadline passes: ``MarketStore.disable_failing``).
+    failing = subscription.failing_since if in_effect.enabled else None
     return {
         "id": subscription.id,
         "name": settings.name,

@@ -5,6 +5,7 @@ MarketRefusal (ymnotify.errors.YmnotifyError)
 ├── UserRequired     401 user_required      no X-Market-User header
 ├── Forbidden        403 forbidden          the user's role does not allow it
 ├── Conflict         409 conflict           the id or store is taken
+├── TooLarge         413 too_large          the request body is over the API's limit
 └── PingFailed       422 ping_failed        the URL did not answer PING as Market requires
 
 ``ymnotify.errors.NotFound`` answers 404 ``not_found``.
@@ -46,6 +47,13 @@ class Conflict(MarketRefusal):
 
     status = 409
     code = "conflict"
+
+
+class TooLarge(MarketRefusal):
+    """The request body is larger than the API takes."""
+
+    status = 413
+    code = "too_large"
 
 
 class PingFailed(MarketRefusal):

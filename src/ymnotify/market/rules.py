@@ -46,6 +46,7 @@ BUSINESS_ONLY_TYPES: frozenset[str] = frozenset(
 SUBSCRIBABLE_TYPES: tuple[str, ...] = tuple(t.value for t in NotificationType if t.value != "PING")
 _TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+_LOGIN = re.compile(r"[!-~]+\Z")
 
 
 class ScopeKind(enum.StrEnum):
@@ -88,6 +89,14 @@ def role_problem(role: str) -> str | None:
     """Why ``role`` is not a usable role name, or None."""
     if not _ROLE_NAME.match(role):
         return f"role {role!r} must be lower case letters, digits and '_' (e.g. {MANAGER})"
+    return None
+
+
+def login_problem(login: str) -> str | None:
+    """Why ``login`` cannot name a cabinet user, or None: it travels in the ``X-Market-User``
+    header, which carries ASCII only."""
+    if not _LOGIN.match(login):
+        return f"login {login!r} must be printable ASCII without spaces (e.g. ann.smith)"
     return None
 
 

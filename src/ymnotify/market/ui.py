@@ -29,7 +29,8 @@ from ymnotify.admin.queries import BadQuery, bounded_integer, utc_moment
 from ymnotify.admin.templates import environment, render_with
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
-from ymnotify.market.errors import MarketRefusal
+from ymnotify.market.bodies import read_body
+from ymnotify.market.errors import MarketRefusal, TooLarge
 from ymnotify.market.records import LogEntry, LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import Edit, MarketService, ScopeRequest
@@ -146,9 +147,10 @@ class MarketUi:
         return response
 
     async def _form(self, request: Request) -> dict[str, list[str]]:
-        body = await request.body()
-        if len(body) > _MAX_FORM:
-            raise BadQuery("the form is too large")
+        try:
+            body = await read_body(request, _MAX_FORM)
+        except TooLarge:
+            raise BadQuery("the form is too large") from None
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         presented = (form.get(csrf.FIELD) or [""])[0]
         if not csrf.accepts(self.csrf_secret, request.cookies.get(csrf.COOKIE), presented):
