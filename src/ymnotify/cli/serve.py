@@ -208,6 +208,12 @@ def serve(
             raise ConfigError("--tls-cert and --tls-key go together")
         if bool(admin_tls_cert) != bool(admin_tls_key):
             raise ConfigError("--admin-tls-cert and --admin-tls-key go together")
+        for flag, cert, key in (
+            ("--tls-cert/--tls-key", tls_cert, tls_key),
+            ("--admin-tls-cert/--admin-tls-key", admin_tls_cert, admin_tls_key),
+        ):
+            if cert and key and (problem := server.tls_problem(cert, key)):
+                raise ConfigError(f"{flag}: {problem}")
         if no_market_ranges and not allow_networks and not allow_any_source:
             raise ConfigError("--no-market-ranges without --allow-network refuses every source")
         sources = SourcePolicy.build(
@@ -257,7 +263,8 @@ def serve(
     say = logs.announcer(log_format)
 
     def announce() -> None:
-        say(f"ymnotify receiver listening on {url} (POST / and /notification)")
+        base = config.base_path
+        say(f"ymnotify receiver listening on {url} (POST {base or '/'} and {base}/notification)")
         if admin_url is not None:
             say(f"ymnotify admin listening on {admin_url} (/ui/, /api/, /metrics)")
             if admin_in_clear:

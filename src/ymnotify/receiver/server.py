@@ -129,6 +129,20 @@ class Listener:
         return "https" if self.tls_cert else "http"
 
 
+def tls_problem(cert: str, key: str) -> str | None:
+    """Why the certificate and key files cannot serve TLS, or None. Checked before the server
+    starts: uvicorn would find out only at startup, with a traceback."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:  # before OSError, its base class
+        why = f" ({exc.reason})" if exc.reason else ""
+        return f"not a PEM certificate chain with its matching private key{why}"
+    except OSError as exc:
+        return f"{exc.strerror or exc}"
+    return None
+
+
 def bind(listener: Listener) -> socket.socket:
     """Bind and return the listening socket (raises ``OSError`` with the reason)."""
     infos = socket.getaddrinfo(
