@@ -62,5 +62,10 @@ class SchemaMismatch(StoreError):
         self.expected = expected
 
 
+class ForeignFile(StoreError):
+    """The SQLite file holds another program's data (or the other kind of ymnotify store):
+    ymnotify will not add its tables to it."""
+
+
 class NotFound(YmnotifyError):
     """Nothing exists under the given id."""

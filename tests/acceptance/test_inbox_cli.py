@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -142,16 +144,31 @@ def test_inbox_show_of_an_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
         ("sqlite:////proc/no-such-dir/inbox.db", 2, "no store at /proc/no-such-dir/inbox.db"),
         ("{dir}", 1, "cannot open SQLite store"),  # a directory, not a file
         ("{text}", 1, "cannot open SQLite store"),  # a file that is not a database
+        ("{foreign}", 1, "crm.db: it holds tables that are not a ymnotify receiver store's"),
+        ("{empty}", 2, "no store at"),  # zero bytes: nothing was ever received there
     ],
 )
 def test_a_bad_db_url_is_a_readable_error(tmp_path: Path, url: str, code: int, says: str) -> None:
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not a database, just some text that is long enough to be a header\n")
-    url = url.format(dir=f"sqlite:///{tmp_path}", text=f"sqlite:///{text_file}")
+    foreign = tmp_path / "crm.db"
+    with closing(sqlite3.connect(foreign)) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    (tmp_path / "empty.db").touch()
+    url = url.format(
+        dir=f"sqlite:///{tmp_path}",
+        text=f"sqlite:///{text_file}",
+        foreign=f"sqlite:///{foreign}",
+        empty=f"sqlite:///{tmp_path / 'empty.db'}",
+    )
     result = run_cli(["inbox", "list", "--db", url])
     assert result.returncode == code, result.stderr
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+    with closing(sqlite3.connect(foreign)) as connection:  # nobody's tables were added
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert {row[0] for row in tables} == {"customers"}
+    assert (tmp_path / "empty.db").stat().st_size == 0
 
 
 @pytest.mark.parametrize("command", [["inbox", "stats"], ["inbox", "show", "1"]])

@@ -14,10 +14,18 @@ from typing import Any
 import pytest
 
 from tests.store.incoming import at, notification
-from ymnotify.errors import ConfigError, SchemaMismatch, StoreUnavailable, YmnotifyError
+from ymnotify.errors import (
+    ConfigError,
+    ForeignFile,
+    SchemaMismatch,
+    StoreUnavailable,
+    YmnotifyError,
+)
+from ymnotify.market.store import MarketStore
 from ymnotify.protocol import StateChange
 from ymnotify.store import NotificationFilter, queries, store_from_url
 from ymnotify.store.memory import MemoryStore
+from ymnotify.store.migrate import MARKET_FILE, RECEIVER_FILE, ownership_problem
 from ymnotify.store.sqlite import SqliteStore
 
 LATEST = queries.migrations("sqlite")[-1][0]
@@ -48,6 +56,7 @@ async def test_an_empty_file_is_migrated_to_the_latest_version(tmp_path: Path, s
     assert _pragma(path, "user_version") == LATEST
     assert _tables(path) == TABLES
     assert _pragma(path, "journal_mode") == "wal"
+    assert _pragma(path, "application_id") == RECEIVER_FILE.application_id
 
 
 async def test_migrations_are_numbered_from_one_without_gaps() -> None:
@@ -57,7 +66,8 @@ async def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 async def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
-    with closing(sqlite3.connect(path)) as connection:
+    with closing(sqlite3.connect(path)) as connection:  # as a later ymnotify would leave it
+        connection.execute(f"PRAGMA application_id = {RECEIVER_FILE.application_id}")
         connection.execute(f"PRAGMA user_version = {LATEST + 1}")
     store = SqliteStore(path)
     with pytest.raises(SchemaMismatch, match="upgrade ymnotify") as caught:
@@ -68,6 +78,64 @@ async def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> N
     assert _tables(path) == set()
     with pytest.raises(StoreUnavailable):
         await store.check()
+
+
+@pytest.mark.parametrize(
+    ("found_id", "version", "tables", "refused_because"),
+    [
+        (RECEIVER_FILE.application_id, 2, {"notifications"}, None),
+        (0, 0, set(), None),  # new
+        (0, 2, {"notifications", "jobs"}, None),  # ours, from before application ids
+        (MARKET_FILE.application_id, 1, {"subscriptions"}, "it is a ymnotify Market store"),
+        (0x12345678, 0, set(), "another program (application id 0x12345678)"),
+        (0, 0, {"customers"}, "tables that are not"),  # somebody's database
+        (0, 3, {"subscriptions"}, "tables that are not"),  # a Market file from before the ids
+    ],
+)
+def test_whose_file_it_is(
+    found_id: int, version: int, tables: set[str], refused_because: str | None
+) -> None:
+    problem = ownership_problem(RECEIVER_FILE, found_id, version, tables)
+    if refused_because is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert refused_because in problem
+
+
+async def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    with pytest.raises(ForeignFile, match=f"{path}: it holds tables that are not"):
+        await SqliteStore(path).open()
+    with pytest.raises(ForeignFile):
+        await SqliteStore(path).migrate()
+    assert _tables(path) == {"customers"}
+    assert (_pragma(path, "user_version"), _pragma(path, "application_id")) == (0, 0)
+
+
+async def test_the_market_and_the_receiver_never_open_each_others_files(tmp_path: Path) -> None:
+    receiver_file, market_file = tmp_path / "inbox.db", tmp_path / "market.db"
+    async with SqliteStore(receiver_file):
+        pass
+    async with MarketStore(market_file):
+        pass
+    with pytest.raises(ForeignFile, match="it is a ymnotify Market store"):
+        await SqliteStore(market_file).open()
+    with pytest.raises(ForeignFile, match="it is a ymnotify receiver store"):
+        await MarketStore(receiver_file).open()
+
+
+async def test_a_file_from_before_application_ids_is_ours(tmp_path: Path) -> None:
+    path = tmp_path / "inbox.db"
+    async with SqliteStore(path) as store:
+        await store.accept(notification("ORDER_CREATED"))
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA application_id = 0")  # as earlier versions wrote it
+    async with SqliteStore(path) as store:
+        assert (await store.stats()).total == 1
+    assert _pragma(path, "application_id") == RECEIVER_FILE.application_id
 
 
 async def test_stores_opening_one_new_file_at_once_all_work(tmp_path: Path) -> None:

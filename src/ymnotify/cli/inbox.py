@@ -44,15 +44,16 @@ db_option = option(
 def run_with_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
     """Open the store at ``db``, run ``work`` with it, close it; errors become CLI errors.
 
-    A SQLite file that does not exist is an error here, not a new empty inbox: these commands
-    look at what was received, and a mistyped ``--db`` would otherwise create a file (and its
-    directories) and report that nothing arrived.
+    A SQLite file that does not exist (or is empty) is an error here, not a new empty inbox:
+    these commands look at what was received, and a mistyped ``--db`` would otherwise create a
+    file (and its directories) and report that nothing arrived. Another program's database is
+    refused by the store itself (``store.migrate``).
     """
     try:
         path = sqlite_path(db)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
-    if path is not None and not path.exists():
+    if path is not None and (not path.exists() or path.stat().st_size == 0):
         raise click.UsageError(
             f"no store at {path}: nothing was received there (`ymnotify serve --db {db}`"
             " creates it); check --db or YMNOTIFY_DB"

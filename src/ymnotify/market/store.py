@@ -40,6 +40,7 @@ from ymnotify.market.records import (
 from ymnotify.market.rules import Delivering, Scope, Settings
 from ymnotify.market.schedule import DeliveryState
 from ymnotify.store import queries
+from ymnotify.store.migrate import MARKET_FILE
 from ymnotify.store.sqlitefile import SqliteFile
 
 T = TypeVar("T")
@@ -74,6 +75,7 @@ class MarketStore:
         self.file = SqliteFile(
             path,
             migrations=queries.migrations("sqlite", PACKAGE),
+            kind=MARKET_FILE,
             label="Market store",
             busy_timeout=busy_timeout,
             # One Market process per file: leases left by a previous run are given back.

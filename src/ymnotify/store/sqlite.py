@@ -46,6 +46,7 @@ from ymnotify.store.base import (
     lost_attempt_error,
 )
 from ymnotify.store.listing import listing_sql
+from ymnotify.store.migrate import RECEIVER_FILE
 from ymnotify.store.sqlitefile import SqliteFile, SynchronousMode
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class SqliteStore(Store):
         self.file = SqliteFile(
             path,
             migrations=queries.migrations("sqlite"),
+            kind=RECEIVER_FILE,
             label="SQLite store",
             synchronous=synchronous,
             busy_timeout=busy_timeout,

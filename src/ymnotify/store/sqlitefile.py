@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ymnotify.errors import StoreUnavailable
+from ymnotify.errors import ForeignFile, StoreUnavailable
 from ymnotify.store.groupcommit import GroupCommitWriter
 from ymnotify.store.loopwriter import LoopWriter
-from ymnotify.store.migrate import migrate_sqlite
+from ymnotify.store.migrate import FileKind, migrate_sqlite
 from ymnotify.store.sqlitewrites import WriteTurn
 
 T = TypeVar("T")
@@ -40,6 +40,7 @@ class SqliteFile:
         path: str | Path,
         *,
         migrations: Migrations,
+        kind: FileKind,
         label: str,
         synchronous: SynchronousMode = "full",
         busy_timeout: float = 5.0,
@@ -48,6 +49,7 @@ class SqliteFile:
     ) -> None:
         self.path = Path(path)
         self.migrations = migrations
+        self.kind = kind
         self.label = label
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
@@ -76,7 +78,7 @@ class SqliteFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             setup = self.connect()
             try:
-                migrate_sqlite(setup, self.migrations)
+                self._migrate(setup)
                 if self._on_open is not None:
                     self._on_open(setup)
             finally:
@@ -97,13 +99,19 @@ class SqliteFile:
             except (sqlite3.Error, OSError) as exc:
                 raise StoreUnavailable(f"cannot open {self.label} {self.path}: {exc}") from exc
             try:
-                return migrate_sqlite(connection, self.migrations)
+                return self._migrate(connection)
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot migrate {self.label} {self.path}: {exc}") from exc
             finally:
                 connection.close()
 
         return await asyncio.to_thread(run)
+
+    def _migrate(self, connection: sqlite3.Connection) -> tuple[int, int]:
+        try:
+            return migrate_sqlite(connection, self.migrations, self.kind)
+        except ForeignFile as exc:
+            raise ForeignFile(f"{self.path}: {exc}") from None
 
     async def close(self) -> None:
         """Finish queued writes, then close the connections."""
