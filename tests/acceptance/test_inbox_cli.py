@@ -84,6 +84,10 @@ def test_inbox_list_show_and_stats(receivers: Receivers) -> None:
         ("ORDER_STATUS_UPDATED", "pending"),
     ]
     assert orders("--entity", f"chat:{CHAT}") == [("CHAT_CREATED", "pending")]
+    # A typo names no possible entity: an error, not an empty list that looks like "no news".
+    typo = run_cli(["inbox", "list", "--db", receiver.db, "--entity", f"ORDER:{ORDER}"])
+    assert typo.returncode == 2
+    assert "'ORDER' is not one of order, chat" in typo.stderr
     assert orders("--status", "done") == []
     assert orders("--type", "NO_SUCH_TYPE") == []
 

@@ -57,6 +57,8 @@ def test_empty_form_fields_mean_any() -> None:
         ({"before_id": "x"}, "before_id: 'x' is not a whole number"),
         ({"before_id": "0"}, "before_id: 0 is out of range"),
         ({"limit": str(MAX_LIMIT + 1)}, f"limit: {MAX_LIMIT + 1} is out of range"),
+        ({"entity": "ORDER:5"}, "entity 'ORDER:5': 'ORDER' is not one of order"),
+        ({"entity": "5"}, "entity '5': expected KIND:ID"),
     ],
 )
 def test_bad_query_names_the_parameter(params: dict[str, str], message: str) -> None:

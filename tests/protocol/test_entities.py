@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ymnotify.protocol import StateChange, parse_body
+from ymnotify.protocol.entities import ENTITY_KINDS, entity_problem
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, all_types, sample
 
 AT = datetime(2026, 9, 20, 9, 15, 42, 318000, UTC)
@@ -178,3 +179,29 @@ def test_state_is_dated_by_the_event_time(kind: str) -> None:
     assert changes
     assert all(change.at == notification.event_time for change in changes)
     json.dumps([change.value for change in changes])  # stores keep values as JSON
+
+
+def test_every_entity_kind_a_notification_can_have_is_listed() -> None:
+    kinds = {entity.split(":", 1)[0] for entity, _ in ENTITY_AND_TIME.values() if entity}
+    unknown = parse_body(json.dumps(sample("A_TYPE_MARKET_ADDS_LATER")).encode()).entity
+    assert unknown is not None
+    kinds.add(unknown.split(":", 1)[0])
+    assert kinds == set(ENTITY_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("order:51234567890", None),
+        ("feedback-comment:7", None),
+        ("unknown:ab12", None),
+        ("order", "expected KIND:ID"),
+        ("order:", "expected KIND:ID"),
+        ("ORDER:5", "'ORDER' is not one of"),
+        ("planet:1", "'planet' is not one of"),
+        ("order: 5", "spaces"),
+    ],
+)
+def test_entity_problem(text: str, problem: str | None) -> None:
+    found = entity_problem(text)
+    assert found is None if problem is None else (found is not None and problem in found)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from ymnotify.errors import YmnotifyError
+from ymnotify.protocol.entities import entity_problem
 from ymnotify.store import NotificationFilter, NotificationStatus
 
 PAGE_SIZE = 50
@@ -38,13 +39,19 @@ def notification_filter(
     return NotificationFilter(
         notification_type=text("type"),
         status=NotificationStatus(status) if status else None,
-        entity=text("entity"),
+        entity=_entity(text("entity")),
         received_since=utc_moment("since", text("since")),
         received_until=utc_moment("until", text("until")),
         before_id=bounded_integer("before_id", text("before_id"), 1, None),
         body_contains=search.encode("utf-8") if search.strip() else None,
         limit=bounded_integer("limit", text("limit"), 1, MAX_LIMIT) or default_limit,
     )
+
+
+def _entity(value: str | None) -> str | None:
+    if value is not None and (problem := entity_problem(value)):
+        raise BadQuery(problem)
+    return value
 
 
 def utc_moment(name: str, value: str | None) -> datetime | None:

@@ -17,6 +17,7 @@ from ymnotify.cli.options import Duration, Moment, option
 from ymnotify.dispatch import replay
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.protocol import wire
+from ymnotify.protocol.entities import ENTITY_KINDS, entity_problem
 from ymnotify.protocol.responses import rfc3339
 from ymnotify.store import (
     DEFAULT_DB_URL,
@@ -72,6 +73,12 @@ def run_with_store(db: str, work: Callable[[Store], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc)) from exc
 
 
+def _checked_entity(value: str | None) -> str | None:
+    if value is not None and (problem := entity_problem(value)):
+        raise click.BadParameter(problem)
+    return value
+
+
 @click.group()
 def inbox() -> None:
     """List, show, count and replay stored notifications (quarantined ones included)."""
@@ -85,8 +92,19 @@ def inbox() -> None:
     type=click.Choice([s.value for s in NotificationStatus]),
     help="Only notifications in this status.",
 )
-@option("--entity", metavar="KIND:ID", help="Only this entity, e.g. order:51234567890.")
-@option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@option(
+    "--entity",
+    metavar="KIND:ID",
+    callback=lambda _ctx, _param, value: _checked_entity(value),
+    help="Only this entity, e.g. order:51234567890 (kinds: " + ", ".join(ENTITY_KINDS) + ").",
+)
+@option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="At most this many notifications.",
+)
 @option("--before-id", type=int, help="Page: only ids below this one.")
 @option("--json", "as_json", is_flag=True, help="JSON Lines, one notification per line.")
 def list_command(
@@ -244,7 +262,9 @@ def _time(moment: datetime | None) -> str:
 
 @inbox.command("state")
 @db_option
-@click.argument("entity", metavar="KIND:ID")
+@click.argument(
+    "entity", metavar="KIND:ID", callback=lambda _ctx, _param, value: _checked_entity(value)
+)
 @option("--json", "as_json", is_flag=True, help="JSON Lines, one state slot per line.")
 def state_command(db: str, entity: str, as_json: bool) -> None:
     """The latest known state of an entity, e.g. order:51234567890 (later event time wins).
@@ -252,8 +272,6 @@ def state_command(db: str, entity: str, as_json: bool) -> None:
     One line per slot: the order's status/substatus, each return's refund and shipment status,
     the shipment/delivery date updates, each line service; a chat's arbitrage.
     """
-    if ":" not in entity:
-        raise click.UsageError(f"entity {entity!r}: expected KIND:ID, e.g. order:51234567890")
     states = run_with_store(db, lambda store: store.entity_states(entity))
     if as_json:
         for state in states:
