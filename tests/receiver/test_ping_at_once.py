@@ -67,6 +67,19 @@ async def test_a_ping_in_one_read_is_answered_without_running_the_app(running: R
     assert (recorded.source, recorded.count) == ("127.0.0.1", 1)
 
 
+async def test_a_ping_whose_time_cannot_be_read_is_still_a_ping(running: Running) -> None:
+    odd = b'{"notificationType":"PING","time":"bad"}'
+    [at_once] = await running.exchange(post(odd), answers=1)
+    [by_app] = await running.exchange(
+        request_head("/notification", content_length=len(odd)), odd, answers=1, pause=0.05
+    )
+
+    assert_ping_answer(at_once)
+    assert_ping_answer(by_app)
+    assert running.outcomes.seen == [("PING", IntakeOutcome.PING)] * 2
+    assert await running.app.store.get_notification(1) is None  # nothing quarantined
+
+
 async def test_both_paths_give_the_same_head(running: Running) -> None:
     [at_once] = await running.exchange(post(PING), answers=1)
     # Headers and body in two reads: the app reads the body and answers as usual.

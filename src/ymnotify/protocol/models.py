@@ -28,6 +28,9 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -182,6 +185,16 @@ class Ping(Notification):
     TYPE: ClassVar[str] = NotificationType.PING
     notification_type: Literal[NotificationType.PING]
     time: EventTime | None = None
+
+    @field_validator("time", mode="wrap")
+    @classmethod
+    def _unusable_time_is_no_time(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # A PING only asks "are you there?": a 400 for its (optional, informational) time would
+        # leave the integration switched off. Nothing is stored from it but "last PING seen".
+        try:
+            return handler(value)
+        except ValidationError:
+            return None
 
     @property
     def event_time(self) -> datetime | None:
