@@ -243,3 +243,9 @@ def test_a_raw_dedup_key_marks_bodies_that_are_not_json_apart() -> None:
     body = b"not json at all"
     assert wire.raw_dedup_key(body) == "raw:" + hashlib.sha256(body).hexdigest()
     assert wire.raw_dedup_key(body) != wire.raw_dedup_key(body + b" ")
+
+
+def test_a_number_too_long_to_convert_is_named_plainly() -> None:
+    with pytest.raises(wire.MalformedJson) as caught:
+        wire.loads(b'{"x": ' + b"9" * 5000 + b"}")
+    assert str(caught.value) == f"a number has more than {sys.get_int_max_str_digits()} digits"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -55,7 +56,10 @@ def loads(body: bytes) -> JsonValue:
         raise MalformedJson(f"JSON nested deeper than {MAX_DEPTH} levels") from exc
     except json.JSONDecodeError as exc:
         raise MalformedJson(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except ValueError as exc:  # _reject_constant
+    except ValueError as exc:  # _reject_constant, or an integer too long for Python to convert
+        if "integer string conversion" in str(exc):
+            limit = sys.get_int_max_str_digits()
+            raise MalformedJson(f"a number has more than {limit} digits") from exc
         raise MalformedJson(str(exc)) from exc
     # Each level of nesting opens a bracket, so a body with few brackets cannot be too deep;
     # counting bytes in C spares the walk over every value for the bodies Market sends.
