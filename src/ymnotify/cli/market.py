@@ -13,7 +13,7 @@ import httpx
 from click.core import ParameterSource
 
 from ymnotify import logs
-from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, option
+from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, log_options, option
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import ConfigError
 from ymnotify.market.dev import DEV_BUSINESS_ID, DEV_CAMPAIGN_ID, DEV_USER
@@ -100,15 +100,7 @@ def market() -> None:
     help="Sandbox defaults: --allow-http --allow-private-targets --activation-delay 0 (unless"
     " given), and business 1 with store 1001 and user 'dev' (owner).",
 )
-@market_option(
-    "--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS)
-)
-@market_option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_options(MARKET_ENV_PREFIX)
 def serve_command(
     host: str,
     port: int,
@@ -632,7 +624,13 @@ def trigger_command(
 @market_option("--since", metavar="TIME", help="At or after this RFC 3339 time (Market time).")
 @market_option("--until", metavar="TIME", help="Before this RFC 3339 time (Market time).")
 @market_option("-q", "--text", "text", metavar="TEXT", help="Text in bodies, URL, traceparent.")
-@market_option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@market_option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="At most this many attempts, newest first.",
+)
 @json_option
 def log_command(
     api: str,

@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from ymnotify.logs import LOG_FORMATS
+
 ENV_PREFIX = "YMNOTIFY_"
 MARKET_ENV_PREFIX = "YMNOTIFY_MARKET_"
 
@@ -32,6 +34,30 @@ def option(*decls: str, env_prefix: str = ENV_PREFIX, **attrs: Any) -> Callable[
     if attrs.get("multiple"):
         attrs.setdefault("callback", _split_commas)
     return click.option(*decls, **attrs)
+
+
+def log_options(env_prefix: str = ENV_PREFIX) -> Callable[[F], F]:
+    """``--log-format`` and ``--log-level``, alike on every command that runs a service."""
+
+    def add(command: F) -> F:
+        command = option(
+            "--log-level",
+            env_prefix=env_prefix,
+            default="info",
+            show_default=True,
+            type=click.Choice(["debug", "info", "warning", "error"]),
+            help="Least severe log records shown.",
+        )(command)
+        return option(
+            "--log-format",
+            env_prefix=env_prefix,
+            default="text",
+            show_default=True,
+            type=click.Choice(LOG_FORMATS),
+            help="text for people, json for log collectors (one object per line).",
+        )(command)
+
+    return add
 
 
 def _split_commas(

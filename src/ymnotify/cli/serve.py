@@ -11,7 +11,7 @@ from ymnotify import __version__, logs
 from ymnotify.admin import AdminConfig, ReceiverMetrics, create_admin_app
 from ymnotify.admin.access import binding_problem, is_loopback
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
-from ymnotify.cli.options import ByteSize, Duration, option
+from ymnotify.cli.options import ByteSize, Duration, log_options, option
 from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.router import Router
 from ymnotify.dispatch.worker import Worker
@@ -153,13 +153,7 @@ from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
     help="Private key for --admin-tls-cert (PEM).",
 )
 @option("--no-admin", is_flag=True, help="Do not start the admin listener.")
-@option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
-@option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_options()
 def serve(
     host: str,
     port: int,

@@ -13,7 +13,7 @@ from ymnotify import logs
 from ymnotify.admin.access import is_loopback
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
 from ymnotify.cli.inbox import db_option
-from ymnotify.cli.options import option
+from ymnotify.cli.options import log_options, option
 from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError, StoreError
@@ -37,13 +37,7 @@ from ymnotify.store import sqlite_path, store_from_url
     show_default=True,
     help="Address for --metrics-port.",
 )
-@option("--log-format", default="text", show_default=True, type=click.Choice(logs.LOG_FORMATS))
-@option(
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"]),
-)
+@log_options()
 def worker(
     app: str,
     db: str,
