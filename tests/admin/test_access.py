@@ -46,7 +46,33 @@ TOKEN = "s3cret-token"
 def test_decide(
     client: str | None, presented: str | None, token: str | None, expected: Access
 ) -> None:
-    assert decide(client, presented, token) is expected
+    assert decide(client, presented, token, "127.0.0.1:8081") is expected
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "expected"),
+    [
+        ("127.0.0.1:8081", None, Access.ADMIT),
+        ("localhost:8081", None, Access.ADMIT),
+        ("LOCALHOST", None, Access.ADMIT),
+        ("app.localhost:8081", None, Access.ADMIT),
+        ("[::1]:8081", None, Access.ADMIT),
+        ("127.0.0.2", None, Access.ADMIT),
+        # DNS rebinding: a foreign name pointed at 127.0.0.1, so the peer is loopback.
+        ("attacker.example:8081", None, Access.FOREIGN_HOST),
+        ("localhost.attacker.example", None, Access.FOREIGN_HOST),
+        ("10.0.0.5:8081", None, Access.FOREIGN_HOST),
+        ("[2001:db8::1]:8081", None, Access.FOREIGN_HOST),
+        (None, None, Access.FOREIGN_HOST),
+        ("", None, Access.FOREIGN_HOST),
+        # With a token, the token decides: a rebinding page does not know it.
+        ("attacker.example:8081", TOKEN, Access.ADMIT),
+    ],
+)
+def test_without_a_token_the_host_header_must_name_loopback_too(
+    host: str | None, token: str | None, expected: Access
+) -> None:
+    assert decide("127.0.0.1", token, token, host) is expected
 
 
 @pytest.mark.parametrize(

@@ -151,9 +151,32 @@ async def test_a_client_guessing_the_token_is_refused_for_a_while_then_admitted(
         form = await client.post(url + "/ui/login", data={"token": "right", "next": "/ui/"})
         assert form.status_code == 429
         assert "Too many wrong tokens" in form.text
+        assert form.headers["retry-after"] == "60"
+        page = await client.get(url + "/ui/", headers=right)  # a page, for a browser
+        assert page.status_code == 429
+        assert page.headers["content-type"].startswith("text/html")
+        assert page.headers["retry-after"] == "60"
         clock.now += 60
         admitted = await client.get(url + "/metrics", headers=right)
         assert admitted.status_code == 200
         missing = [await client.get(url + "/metrics") for _ in range(5)]
         assert {answer.status_code for answer in missing} == {401}  # no token is not a guess
         assert (await client.get(url + "/metrics", headers=right)).status_code == 200
+
+
+async def test_without_a_token_a_foreign_host_name_is_refused() -> None:
+    admin = create_admin_app(MemoryStore(), ReceiverMetrics())
+    async with serving(admin) as url, httpx.AsyncClient() as client:
+        port = httpx.URL(url).port
+        assert (await client.get(url + "/metrics")).status_code == 200
+        local = await client.get(url + "/metrics", headers={"Host": f"localhost:{port}"})
+        assert local.status_code == 200
+        # DNS rebinding: the browser thinks it talks to attacker.example, which now resolves
+        # to 127.0.0.1; the peer is loopback, the Host header tells the difference.
+        rebound = {"Host": f"attacker.example:{port}"}
+        stats = await client.get(url + "/api/stats", headers=rebound)
+        assert stats.status_code == 403
+        assert "Host header" in stats.json()["error"]["message"]
+        replay = await client.post(url + "/api/notifications/1/replay", json={}, headers=rebound)
+        assert replay.status_code == 403
+        assert (await client.get(url + "/ui/", headers=rebound)).status_code == 403

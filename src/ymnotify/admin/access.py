@@ -4,7 +4,10 @@ The rules (PRODUCT.md, "Decisions pinned → Admin"):
 
 - Bound beyond loopback, the listener needs a token; without one it refuses to start.
 - With a token set, every client must present it, loopback included.
-- Without a token, only loopback clients are admitted.
+- Without a token, only loopback clients are admitted, and only when their ``Host`` header names
+  loopback too: a page whose domain an attacker re-points to 127.0.0.1 (DNS rebinding) counts
+  as same-origin in the browser, and its requests would come from loopback. It cannot name
+  localhost in ``Host``; and where a token is set, it does not know it.
 
 The client is the TCP peer: the admin listener never believes ``X-Forwarded-For``. A client that
 presents wrong tokens too often is refused for a while, whatever it presents (``GuessLimiter``).
@@ -27,6 +30,7 @@ class Access(enum.Enum):
     MISSING_TOKEN = "missing token"  # 401: a token is set and none was presented
     WRONG_TOKEN = "wrong token"  # 401: the presented token is not the one set
     LOOPBACK_ONLY = "loopback only"  # 403: no token is set, so only loopback is served
+    FOREIGN_HOST = "foreign host"  # 403: no token is set and Host names no loopback address
 
 
 def is_loopback(host: str | None) -> bool:
@@ -53,15 +57,34 @@ def binding_problem(bound_host: str, token: str | None) -> str | None:
     )
 
 
-def decide(client_host: str | None, presented: str | None, token: str | None) -> Access:
-    """Admit the request or say why not. ``presented`` is the token the client sent, if any."""
+def decide(
+    client_host: str | None, presented: str | None, token: str | None, host_header: str | None
+) -> Access:
+    """Admit the request or say why not. ``presented`` is the token the client sent, if any;
+    ``host_header`` the request's ``Host``."""
     if token:
         if not presented:
             return Access.MISSING_TOKEN
         if not hmac.compare_digest(presented.encode(), token.encode()):
             return Access.WRONG_TOKEN
         return Access.ADMIT
-    return Access.ADMIT if is_loopback(client_host) else Access.LOOPBACK_ONLY
+    if not is_loopback(client_host):
+        return Access.LOOPBACK_ONLY
+    return Access.ADMIT if names_loopback(host_header) else Access.FOREIGN_HOST
+
+
+def names_loopback(host_header: str | None) -> bool:
+    """Whether a ``Host`` header (``localhost:8081``, ``127.0.0.1``, ``[::1]:8081``) names a
+    loopback address or the ``localhost`` name (RFC 6761: never resolved elsewhere)."""
+    if not host_header:
+        return False
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    host = host.rstrip(".")
+    return host == "localhost" or host.endswith(".localhost") or is_loopback(host)
 
 
 def bearer_token(authorization: str | None) -> str | None:

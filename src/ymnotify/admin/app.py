@@ -117,9 +117,9 @@ class AdminApp:
         client = scope["client"][0] if scope.get("client") else None
         wait = self.guesses.wait(client)
         if wait:
-            await _too_many_guesses(wait)(scope, receive, send)
+            await _too_many_guesses(wait, request.url.path)(scope, receive, send)
             return
-        decision = access.decide(client, presented, self.token)
+        decision = access.decide(client, presented, self.token, request.headers.get("host"))
         if decision is access.Access.ADMIT:
             await self.routes(scope, receive, send)
             return
@@ -135,8 +135,10 @@ def _open(path: str) -> bool:
 
 def _refusal(request: Request, decision: access.Access) -> Response:
     path = request.url.path
-    if decision is access.Access.LOOPBACK_ONLY:
+    if decision in (access.Access.LOOPBACK_ONLY, access.Access.FOREIGN_HOST):
         message = "no --admin-token is set, so only loopback clients are served"
+        if decision is access.Access.FOREIGN_HOST:
+            message += ", at a loopback address or localhost (the Host header names another)"
         if path.startswith("/ui/"):
             return render("error.html", 403, title="Forbidden", message=message, **_bare())
         return error_response(403, "FORBIDDEN", message)
@@ -150,11 +152,14 @@ def _refusal(request: Request, decision: access.Access) -> Response:
     return response
 
 
-def _too_many_guesses(wait: float) -> Response:
+def _too_many_guesses(wait: float, path: str) -> Response:
     seconds = max(1, math.ceil(wait))
-    response = error_response(
-        429, "TOO_MANY_REQUESTS", f"too many wrong admin tokens; try again in {seconds} s"
-    )
+    message = f"too many wrong admin tokens; try again in {seconds} s"
+    if path.startswith("/ui/"):
+        response: Response = render("error.html", 429, title="Too many tries", message=message,
+                                    **_bare())  # fmt: skip
+    else:
+        response = error_response(429, "TOO_MANY_REQUESTS", message)
     response.headers["retry-after"] = str(seconds)
     return response
 
@@ -175,9 +180,12 @@ def _login_form(token: str | None, guesses: access.GuessLimiter) -> Any:
         client = request.client.host if request.client else None
         wait = guesses.wait(client)
         if wait:
-            error = f"Too many wrong tokens; try again in {max(1, math.ceil(wait))} s."
-            return render("login.html", 429, next=target, error=error, **_bare())
-        if access.decide(client, presented, token) is not access.Access.ADMIT:
+            seconds = max(1, math.ceil(wait))
+            error = f"Too many wrong tokens; try again in {seconds} s."
+            refused = render("login.html", 429, next=target, error=error, **_bare())
+            refused.headers["retry-after"] = str(seconds)
+            return refused
+        if access.decide(client, presented, token, None) is not access.Access.ADMIT:
             guesses.failed(client)
             return render(
                 "login.html", 401, next=target, error="That is not the admin token.", **_bare()
