@@ -2,8 +2,11 @@
 
 Both call ``dispatch.replay.replay_one``, the code behind ``ymnotify inbox replay``. A dead
 notification has only its dead jobs run again (handlers that succeeded are not re-run); a
-quarantined one is parsed again. The dashboard's form is guarded by ``csrf``; the API POST must
-be JSON, which a page on another site cannot send here without a CORS pre-flight we never allow.
+quarantined one is parsed again. Anything else is skipped: the button is for what failed, and a
+form sent twice (a double click, a reload) must not run every handler again once the first
+replay succeeded; ``ymnotify inbox replay ID`` is there to re-run a finished notification on
+purpose. The dashboard's form is guarded by ``csrf``; the API POST must be JSON, which a page on
+another site cannot send here without a CORS pre-flight we never allow.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from starlette.routing import Route
 
 from ymnotify.admin import csrf, documents
 from ymnotify.admin.api import error_response
+from ymnotify.admin.queries import storable
 from ymnotify.admin.templates import render
 from ymnotify.dispatch.replay import ReplayAction, ReplayItem, replay_one
 from ymnotify.store import NotificationStatus, Store
@@ -24,10 +28,22 @@ from ymnotify.store import NotificationStatus, Store
 _MAX_FORM = 4096
 
 
+_NOTHING_FAILED = (NotificationStatus.DONE, NotificationStatus.UNHANDLED)
+
+
 async def replay_notification(store: Store, notification_id: int) -> ReplayItem:
     """Replay one notification as the dashboard's button does (see the module docstring)."""
-    row = await store.get_notification(notification_id)
-    dead = row is not None and row.status is NotificationStatus.DEAD
+    row = await store.get_notification(notification_id) if storable(notification_id) else None
+    if row is None:
+        return ReplayItem(notification_id, ReplayAction.NOT_FOUND)
+    if row.status in _NOTHING_FAILED:
+        return ReplayItem(
+            notification_id,
+            ReplayAction.SKIPPED,
+            f"{row.status}: nothing failed (`ymnotify inbox replay {notification_id}` runs"
+            " every handler again)",
+        )
+    dead = row.status is NotificationStatus.DEAD
     return await replay_one(store, notification_id, dead_jobs_only=dead, now=datetime.now(UTC))
 
 
@@ -91,7 +107,10 @@ class Actions:
 
     async def jobs_api(self, request: Request) -> Response:
         notification_id: int = request.path_params["notification_id"]
-        if await self.store.get_notification(notification_id) is None:
+        if (
+            not storable(notification_id)
+            or await self.store.get_notification(notification_id) is None
+        ):
             return error_response(404, "NOT_FOUND", f"no notification with id {notification_id}")
         jobs = await self.store.jobs_for(notification_id)
         return JSONResponse(documents.jobs_document(notification_id, jobs))

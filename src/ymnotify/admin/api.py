@@ -12,7 +12,7 @@ from starlette.routing import Route
 from ymnotify.admin import documents
 from ymnotify.admin.health import DEFAULT_PING_RECENT
 from ymnotify.admin.pages import TIMELINE_LIMIT, store_health
-from ymnotify.admin.queries import notification_filter
+from ymnotify.admin.queries import notification_filter, storable
 from ymnotify.store import NotificationFilter, Store
 
 JSON = "application/json"
@@ -48,7 +48,11 @@ class Api:
 
     async def notification(self, request: Request) -> Response:
         notification_id: int = request.path_params["notification_id"]
-        row = await self.store.get_notification(notification_id)
+        row = (
+            await self.store.get_notification(notification_id)
+            if storable(notification_id)
+            else None
+        )
         if row is None:
             return error_response(404, "NOT_FOUND", f"no notification with id {notification_id}")
         return Response(documents.notification_json(row, with_headers=True), media_type=JSON)

@@ -93,7 +93,12 @@ def create_admin_app(
     ]
     starlette = Starlette(
         routes=routes,
-        exception_handlers={BadQuery: _bad_query, StoreError: _store_failed, 404: _not_found},
+        exception_handlers={
+            BadQuery: _bad_query,
+            StoreError: _store_failed,
+            404: _not_found,
+            405: _method_not_allowed,
+        },
     )
     return AdminApp(starlette, config.token, guesses)
 
@@ -233,6 +238,13 @@ async def _store_failed(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/"):
         return error_response(503, "STORE_UNAVAILABLE", message)
     return render("error.html", 503, title="Store unavailable", message=message, **_bare())
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> Response:
+    message = f"{request.method} is not served at {request.url.path}"
+    if request.url.path.startswith("/ui/"):
+        return render("error.html", 405, title="Not allowed", message=message, **_bare())
+    return error_response(405, "METHOD_NOT_ALLOWED", message)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ymnotify.admin import charts, csrf
 from ymnotify.admin.extensions import AdminExtension, Section
 from ymnotify.admin.health import DEFAULT_PING_RECENT, Health, endpoint_health
-from ymnotify.admin.queries import FILTER_PARAMS, notification_filter
+from ymnotify.admin.queries import FILTER_PARAMS, notification_filter, storable
 from ymnotify.admin.templates import render
 from ymnotify.dispatch.replay import ReplayAction
 from ymnotify.errors import StoreError
@@ -142,8 +142,7 @@ class Pages:
         older = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            kept = {k: v for k, v in params.items() if k in FILTER_PARAMS and v}
-            older = "?" + urlencode({**kept, "before_id": rows[-1].id})
+            older = _older_page(params, (*FILTER_PARAMS, "limit"), rows[-1].id)
         return self._page(
             "inbox.html",
             request,
@@ -159,7 +158,11 @@ class Pages:
 
     async def notification(self, request: Request) -> Response:
         notification_id: int = request.path_params["notification_id"]
-        row = await self.store.get_notification(notification_id)
+        row = (
+            await self.store.get_notification(notification_id)
+            if storable(notification_id)
+            else None
+        )
         if row is None:
             return self._page(
                 "error.html",
@@ -216,7 +219,7 @@ class Pages:
         older = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            older = "?" + urlencode({"before_id": rows[-1].id})
+            older = _older_page(request.query_params, ("limit",), rows[-1].id)
         backlog = await self.store.backlog()
         return self._page(
             "quarantine.html",
@@ -236,7 +239,7 @@ class Pages:
         older = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            older = "?" + urlencode({"before_id": rows[-1].id})
+            older = _older_page(request.query_params, ("limit",), rows[-1].id)
         dead_jobs = {
             row.id: [job for job in await self.store.jobs_for(row.id) if job.status == "dead"]
             for row in rows
@@ -262,3 +265,9 @@ def _readable_body(row: StoredNotification) -> str:
 def _snippet(body: bytes, length: int = 160) -> str:
     text = body.decode("utf-8", errors="replace")
     return text if len(text) <= length else text[:length] + "…"
+
+
+def _older_page(params: Mapping[str, str], kept: Sequence[str], last_id: int) -> str:
+    """The query of the next (older) page: the same filters and page size, below ``last_id``."""
+    same = {name: params[name] for name in kept if params.get(name)}
+    return "?" + urlencode({**same, "before_id": last_id})

@@ -11,6 +11,7 @@ from ymnotify.store import NotificationFilter, NotificationStatus
 
 PAGE_SIZE = 50
 MAX_LIMIT = 500
+INT64_MAX = 2**63 - 1  # no stored id is larger; a larger one names nothing
 FILTER_PARAMS = ("type", "status", "entity", "since", "until", "q")
 
 
@@ -62,7 +63,16 @@ def utc_moment(name: str, value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise BadQuery(f"{name}: {value!r} is not a time (e.g. 2026-09-20T09:15 in UTC)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first UTC moment
+        raise BadQuery(f"{name}: {value!r} is out of range") from None
+
+
+def storable(notification_id: int) -> bool:
+    """Whether an id from a URL could be a stored one (larger ones overflow the store's
+    integers: they name nothing)."""
+    return notification_id <= INT64_MAX
 
 
 def bounded_integer(name: str, value: str | None, low: int, high: int | None) -> int | None:
@@ -73,7 +83,7 @@ def bounded_integer(name: str, value: str | None, low: int, high: int | None) ->
         number = int(value)
     except ValueError:
         raise BadQuery(f"{name}: {value!r} is not a whole number") from None
-    if number < low or (high is not None and number > high):
-        bound = f"{low}–{high}" if high is not None else f"at least {low}"
+    if number < low or number > (INT64_MAX if high is None else high):
+        bound = f"{low}–{high}" if high is not None else f"{low}–{INT64_MAX}"
         raise BadQuery(f"{name}: {number} is out of range ({bound})")
     return number
