@@ -140,6 +140,16 @@ async def test_a_shared_store_keeps_history_between_feeds() -> None:
     assert later.stale
 
 
+def test_a_store_given_as_the_docs_write_it_needs_no_opening() -> None:
+    router, _ = build_router()
+    store = MemoryStore()  # as docs/handlers.md shows it: never opened by the test
+    feed_sync(router, status_update("DELIVERY", 30), store=store, dependencies={"ledger": []})
+    (later,) = feed_sync(
+        router, status_update("PROCESSING", 10), store=store, dependencies={"ledger": []}
+    )
+    assert later.stale
+
+
 def test_feed_sync_and_a_corpus_file(tmp_path: Path) -> None:
     router, seen = build_router()
     corpus = tmp_path / "corpus.jsonl"

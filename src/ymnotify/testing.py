@@ -86,11 +86,11 @@ async def feed(
 
     ``dependencies`` are injected by name and override what ``@router.lifespan`` provides
     (``use_lifespan=False`` skips the lifespans, e.g. when they would open a real database).
-    Pass your own ``store`` to feed in several steps against the same history.
+    Pass your own ``store`` (``MemoryStore()``, opened here if it is not) to feed in several
+    steps against the same history.
     """
     target = MemoryStore() if store is None else store
-    if store is None:
-        await target.open()
+    await target.open()  # a memory store's open only marks it usable: harmless when it is
     try:
         if use_lifespan:
             async with router.resources() as provided:

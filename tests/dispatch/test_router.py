@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import re
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from ymnotify.errors import ConfigError, HandlerTimeout, MissingDependency, NotF
 from ymnotify.protocol import (
     ChatMessageSent,
     Notification,
+    NotificationType,
     OrderCreated,
+    OrderItem,
     OrderStatus,
     OrderStatusUpdated,
     Ping,
@@ -401,3 +404,45 @@ async def test_lifespans_provide_dependencies_and_close_after() -> None:
         assert provided == {"db": "connection", "api": "client"}
         assert events == ["open db", "open api"]
     assert events == ["open db", "open api", "close api", "close db"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        ((OrderStatusUpdated, OrderStatus.CANCELLED), "OrderStatus.CANCELLED is a field's value"),
+        ((OrderItem,), "OrderItem is not a notification model"),
+        ((dict,), "dict is not a notification model"),
+        (("order_created",), "'order_created' is not a notification type name"),
+        (("Order Created",), "is not a notification type name"),
+    ],
+)
+def test_router_on_refuses_what_is_no_type_or_filter(arguments: tuple[Any, ...], says: str) -> None:
+    router = Router()
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        router.register(lambda event: None, *arguments, name="shop.h")
+
+
+def test_type_names_and_near_misses(caplog: pytest.LogCaptureFixture) -> None:
+    router = Router()
+    by_enum = router.register(lambda event: None, NotificationType.ORDER_CREATED, name="a")
+    assert by_enum.models == (OrderCreated,)
+    future = router.register(lambda event: None, "ORDER_REFUND_ISSUED", name="b")
+    assert future.unknown_names == frozenset({"ORDER_REFUND_ISSUED"})
+    assert caplog.records == []  # a plausible future type: no noise
+    typo = router.register(lambda event: None, "ORDER_STATUS_UPDATE", name="c")
+    assert typo.unknown_names == frozenset({"ORDER_STATUS_UPDATE"})  # still allowed, but said
+    assert "did you mean ORDER_STATUS_UPDATED?" in caplog.text
+
+
+async def test_kwargs_do_not_hide_a_missing_required_dependency() -> None:
+    router = Router()
+
+    @router.on(OrderCreated, name="shop.save")
+    async def save(event: OrderCreated, db: object, **rest: object) -> None:
+        return None
+
+    assert router.missing_dependencies({"crm"}) == {"shop.save": ["db"]}
+    [spec] = router.handlers()
+    with pytest.raises(MissingDependency):
+        spec.signature.arguments({"crm": 1}, spec.name)
+    assert spec.signature.arguments({"db": 1, "crm": 2}, spec.name) == {"db": 1, "crm": 2}

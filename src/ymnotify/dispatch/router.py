@@ -31,14 +31,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import difflib
+import enum
 import functools
 import inspect
+import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from ymnotify.errors import ConfigError, MissingDependency, NotFound
+from ymnotify.protocol.enums import NotificationType
 from ymnotify.protocol.models import KNOWN_TYPES, Notification, Ping, UnknownNotification
 
 
@@ -65,6 +70,7 @@ LifespanFactory = Callable[[], contextlib.AbstractAsyncContextManager[Mapping[st
 F = TypeVar("F", bound=Callable[..., Any])
 
 RESERVED_NAMES = frozenset({"meta", "error"})
+logger = logging.getLogger("ymnotify.dispatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +105,11 @@ class _Signature:
         return cls(tuple(injected), tuple(optional), everything)
 
     def arguments(self, data: Data, owner: str) -> dict[str, Any]:
+        missing = [name for name in self.injected if name not in data]
+        if missing:  # **kwargs takes what there is; a named required parameter still needs it
+            raise MissingDependency(owner, missing)
         if self.takes_everything:
             return dict(data)
-        missing = [name for name in self.injected if name not in data]
-        if missing:
-            raise MissingDependency(owner, missing)
         return {name: data[name] for name in (*self.injected, *self.optional) if name in data}
 
 
@@ -231,12 +237,25 @@ class Router:
                     every_type = True
                 else:
                     models.append(item)
+            elif isinstance(item, type):  # callable, but no filter: it would build an object
+                raise ConfigError(
+                    f"handler {handler_name}: {item.__name__} is not a notification model"
+                    " (router.on takes models such as OrderStatusUpdated, type names and filters)"
+                )
+            elif isinstance(item, enum.Enum) and not isinstance(item, NotificationType):
+                field_value = f"{type(item).__name__}.{item.name}"
+                raise ConfigError(
+                    f"handler {handler_name}: {field_value} is a field's value, not a notification"
+                    f" type: filter by field, e.g. router.on(OrderStatusUpdated,"
+                    f" status={field_value})"
+                )
             elif isinstance(item, str):
-                known = KNOWN_TYPES.get(item)
+                type_name = str(item)
+                known = KNOWN_TYPES.get(type_name)
                 if known is Ping:
                     raise ConfigError("PING is answered by the receiver and never reaches handlers")
                 if known is None:
-                    unknown_names.add(item)
+                    unknown_names.add(_future_type_name(handler_name, type_name))
                 else:
                     models.append(known)
             elif callable(item):
@@ -404,8 +423,6 @@ class Router:
         supply them at call time)."""
         missing = {}
         for spec in self.handlers():
-            if spec.signature.takes_everything:
-                continue
             names = [name for name in spec.signature.injected if name not in available]
             if names:
                 missing[spec.name] = names
@@ -476,3 +493,26 @@ def _check_fields(
                     f"handler {handler}: {model.__name__} has no field {field_name!r}"
                     f" (fields: {', '.join(sorted(known))})"
                 )
+
+
+_TYPE_NAME = re.compile(r"[A-Z][A-Z0-9_]*\Z")
+
+
+def _future_type_name(handler_name: str, name: str) -> str:
+    """A type name Market does not send today, for a handler waiting for it: it must read like
+    Market's names; one a letter or two from a known type is most likely a typo, said loudly."""
+    if not _TYPE_NAME.match(name):
+        raise ConfigError(
+            f"handler {handler_name}: {name!r} is not a notification type name (Market's are"
+            " upper case, e.g. ORDER_CREATED)"
+        )
+    close = difflib.get_close_matches(name, KNOWN_TYPES, n=1, cutoff=0.9)
+    if close:
+        logger.warning(
+            "handler %s: %s is not a type Market sends today (did you mean %s?); it runs only"
+            " if Market adds that type",
+            handler_name,
+            name,
+            close[0],
+        )
+    return name
