@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from tests.dispatch.conftest import accept, eventually
 from ymnotify.clock import ManualClock
@@ -379,3 +382,21 @@ async def test_a_retry_runs_when_it_falls_due_not_at_the_next_poll(store: Store)
     assert len(started) == 2
     assert started[1] - started[0] >= 0.1  # it did wait for its time
     assert await status(store, notification) is NotificationStatus.DONE
+
+
+async def test_a_worker_names_unfinished_jobs_of_handlers_its_router_lacks(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await accept(store, sample("ORDER_CREATED"))
+    await store.plan_jobs([JobPlan(first, ("shop.save_order",))], datetime.now(UTC))
+    router = Router()  # the handler was renamed: its old jobs have nobody to run them
+
+    @router.on(OrderCreated, name="shop.store_order")
+    async def store_order(event: OrderCreated) -> None:
+        return None
+
+    with caplog.at_level(logging.WARNING, logger="ymnotify.worker"):
+        async with worker_running(store, router):
+            pass
+    assert "handlers this router does not have: shop.save_order (1)" in caplog.text
+    assert await status(store, first) is NotificationStatus.PENDING  # still waiting for it

@@ -336,6 +336,19 @@ async def test_job_counts_give_each_status_with_jobs(store: Store) -> None:
     }
 
 
+async def test_unfinished_jobs_are_counted_by_handler(store: Store) -> None:
+    assert await store.unfinished_jobs_by_handler() == {}
+    first = await accept(store, order_status(1, "PROCESSING", 1))
+    await accept(store, order_status(2, "PROCESSING", 1))
+    await plan_all(store)
+    save = await job_id(store, first, "shop.save")
+    [running] = await store.claim_jobs("w1", HANDLERS, limit=1, now=T0, lease_until=T0 + LEASE)
+    assert running.id == save  # one running, the rest queued: both count as unfinished
+    assert await store.unfinished_jobs_by_handler() == {"shop.save": 2, "shop.alert": 2}
+    await store.complete_job(save, "w1", at(1), AttemptOutcome.DONE)
+    assert await store.unfinished_jobs_by_handler() == {"shop.save": 1, "shop.alert": 2}
+
+
 async def test_replan_runs_every_current_handler_again(store: Store) -> None:
     first = await accept(store, order_status(1, "PROCESSING", 1))
     await plan_all(store, ("shop.save",))

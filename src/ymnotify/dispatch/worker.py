@@ -126,6 +126,22 @@ class Worker:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    async def _name_orphaned_jobs(self) -> None:
+        """Warn of unfinished jobs whose handler this router does not have (renamed or removed):
+        this worker never runs them, and their notifications stay in progress until one does."""
+        try:
+            unfinished = await self.store.unfinished_jobs_by_handler()
+        except StoreError:
+            return  # the loop reports an unavailable store; this is only a diagnosis
+        orphaned = {name: n for name, n in unfinished.items() if name not in self._handler_names}
+        if orphaned:
+            logger.warning(
+                "unfinished jobs wait for handlers this router does not have: %s; only a worker"
+                " with a handler of that name runs them (a renamed handler keeps its old jobs"
+                " with name='old.name')",
+                ", ".join(f"{name} ({count})" for name, count in sorted(orphaned.items())),
+            )
+
     async def start(self) -> None:
         """Enter the router's lifespans and start the loop and the heartbeat."""
         if not self._handler_names:
@@ -140,6 +156,7 @@ class Worker:
                 handler,
                 ", ".join(names),
             )
+        await self._name_orphaned_jobs()
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="ymnotify-handler"
         )

@@ -477,6 +477,11 @@ class Store(abc.ABC):
         """How many jobs are in each status (statuses with none are left out)."""
 
     @abc.abstractmethod
+    async def unfinished_jobs_by_handler(self) -> dict[str, int]:
+        """How many queued or running jobs each handler name has (names with none left out):
+        a worker names those its router lacks, which nobody else may run."""
+
+    @abc.abstractmethod
     async def last_ping(self) -> PingRecord | None:
         """The last PING recorded, or ``None`` if none ever was."""
 

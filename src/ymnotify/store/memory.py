@@ -517,6 +517,14 @@ class MemoryStore(Store):
             counts[job.status] = counts.get(job.status, 0) + 1
         return counts
 
+    async def unfinished_jobs_by_handler(self) -> dict[str, int]:
+        await self.check()
+        counts: dict[str, int] = {}
+        for job in self._jobs.values():
+            if job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                counts[job.handler] = counts.get(job.handler, 0) + 1
+        return counts
+
     async def last_ping(self) -> PingRecord | None:
         await self.check()
         return self._ping

@@ -380,6 +380,10 @@ class PostgresStore(Store):
         rows = await self._fetch(SQL["job_counts"], {})
         return {JobStatus(row["status"]): row["n"] for row in rows}
 
+    async def unfinished_jobs_by_handler(self) -> dict[str, int]:
+        rows = await self._fetch(SQL["unfinished_jobs_by_handler"], {})
+        return {row["handler"]: row["n"] for row in rows}
+
     async def last_ping(self) -> PingRecord | None:
         rows = await self._fetch(SQL["last_ping"], {})
         if not rows:

@@ -321,6 +321,10 @@ class SqliteStore(Store):
         rows = await self._read(lambda c: c.execute(SQL["job_counts"]).fetchall())
         return {JobStatus(row["status"]): row["n"] for row in rows}
 
+    async def unfinished_jobs_by_handler(self) -> dict[str, int]:
+        rows = await self._read(lambda c: c.execute(SQL["unfinished_jobs_by_handler"]).fetchall())
+        return {row["handler"]: row["n"] for row in rows}
+
     async def last_ping(self) -> PingRecord | None:
         row = await self._read(lambda c: c.execute(SQL["last_ping"]).fetchone())
         return None if row is None else _ping_from_row(row)

@@ -76,6 +76,9 @@ SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
 -- name: job_counts
 SELECT status, count(*) AS n FROM jobs GROUP BY status;
 
+-- name: unfinished_jobs_by_handler
+SELECT handler, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY handler;
+
 -- name: counts_over_time
 SELECT floor(extract(epoch FROM received_at - %(since)s) / %(bucket)s)::bigint AS bucket,
        coalesce(notification_type, '') AS notification_type, count(*) AS n

@@ -204,6 +204,9 @@ SELECT count(*) AS n FROM notifications WHERE status = 'quarantined';
 -- name: job_counts
 SELECT status, count(*) AS n FROM jobs GROUP BY status;
 
+-- name: unfinished_jobs_by_handler
+SELECT handler, count(*) AS n FROM jobs WHERE status IN ('queued', 'running') GROUP BY handler;
+
 -- name: counts_over_time
 -- Whole seconds cut from the text: SQLite's date functions would round .9995 s up.
 SELECT (unixepoch(substr(received_at, 1, 19)) - :since_epoch) / :bucket AS bucket,
