@@ -27,12 +27,12 @@ class ConfigError(YmnotifyError):
 class MissingDependency(ConfigError):
     """A handler (or error observer) has a parameter no dependency or middleware provides."""
 
-    def __init__(self, handler: str, names: list[str]) -> None:
+    def __init__(self, handler: str, names: list[str], *, kind: str = "handler") -> None:
         super().__init__(
-            f"handler {handler} asks for {', '.join(map(repr, names))}, which no dependency or"
+            f"{kind} {handler} asks for {', '.join(map(repr, names))}, which no dependency or"
             " middleware provides"
         )
-        self.handler = handler
+        self.handler = handler  # the handler's (or error observer's) name
         self.names = names
 
 

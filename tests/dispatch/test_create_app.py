@@ -88,6 +88,20 @@ async def test_without_workers_it_only_stores() -> None:
     assert seen == []
 
 
+async def test_a_receiver_never_started_says_so_when_it_cannot_store(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    router, _ = recording_router()
+    receiver = create_app(router, db="memory://", config=ANYONE, workers=0)
+    app = Starlette(routes=[Mount("/market", app=receiver)])  # no lifespan enters running()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.post("/market/notification", json=sample("ORDER_CREATED"))
+    assert answer.status_code == 500  # Market will retry
+    assert "this receiver was never started" in caplog.text
+    assert "receiver.running()" in caplog.text
+
+
 def test_negative_workers_are_refused() -> None:
     with pytest.raises(ConfigError, match="workers"):
         create_app(Router(), db="memory://", workers=-1)

@@ -316,6 +316,26 @@ async def test_error_observers_hear_failures_nearest_first_and_cannot_hide_them(
     assert heard == [("child", "no stock table", 0), ("root", "no stock table", 1)]
 
 
+async def test_an_error_observer_missing_a_dependency_is_named_as_one() -> None:
+    router = Router()
+
+    @router.errors
+    async def tell_crm(e: Notification, error: Exception, crm: object) -> None:
+        return None
+
+    @router.on(OrderCreated, name="fails")
+    async def fails(order: OrderCreated) -> None:
+        raise ValueError("boom")
+
+    [spec] = router.handlers()
+    failures = await router.observe_error(
+        spec, event("ORDER_CREATED"), ValueError("boom"), {}, None
+    )
+    [(name, failure)] = failures
+    assert isinstance(failure, MissingDependency)
+    assert str(failure).startswith(f"error observer {name} asks for 'crm'")
+
+
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -446,3 +466,17 @@ async def test_kwargs_do_not_hide_a_missing_required_dependency() -> None:
     with pytest.raises(MissingDependency):
         spec.signature.arguments({"crm": 1}, spec.name)
     assert spec.signature.arguments({"db": 1, "crm": 2}, spec.name) == {"db": 1, "crm": 2}
+
+
+def test_a_lifespan_that_is_no_async_generator_is_refused_where_it_is_declared() -> None:
+    router = Router()
+
+    def sync_resources() -> Any:
+        yield {"db": "sqlite"}
+
+    async def no_yield() -> dict[str, str]:
+        return {"db": "sqlite"}
+
+    for wrong in (sync_resources, no_yield):
+        with pytest.raises(ConfigError, match="must be an async generator"):
+            router.lifespan(wrong)

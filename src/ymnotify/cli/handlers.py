@@ -7,10 +7,12 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
+import ymnotify
 from ymnotify.cli.options import Duration, option
 from ymnotify.dispatch.retry import RetryPolicy
 from ymnotify.dispatch.router import Router
@@ -137,7 +139,17 @@ def load_router(spec: str) -> Router:
 
 
 def _where(exc: BaseException) -> str:
-    """``Type: message (file:line)`` of the innermost frame: enough to find the bug."""
+    """``Type: message (file:line)`` of the innermost frame outside ymnotify (a ``router.on``
+    that refuses its arguments raises inside ymnotify, but the line to fix is the user's)."""
     frames = traceback.extract_tb(exc.__traceback__)
-    place = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    own = [frame for frame in frames if not _is_ours(frame.filename) and frame.filename[:1] != "<"]
+    frame = own[-1] if own else (frames[-1] if frames else None)
+    place = f" ({frame.filename}:{frame.lineno})" if frame else ""
     return f"{type(exc).__name__}: {exc}{place}"
+
+
+_PACKAGE_DIR = str(Path(ymnotify.__file__).resolve().parent)
+
+
+def _is_ours(filename: str) -> bool:
+    return str(Path(filename).resolve()).startswith(_PACKAGE_DIR + os.sep)

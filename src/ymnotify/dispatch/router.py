@@ -104,10 +104,10 @@ class _Signature:
                 optional.append(parameter.name)
         return cls(tuple(injected), tuple(optional), everything)
 
-    def arguments(self, data: Data, owner: str) -> dict[str, Any]:
+    def arguments(self, data: Data, owner: str, kind: str = "handler") -> dict[str, Any]:
         missing = [name for name in self.injected if name not in data]
         if missing:  # **kwargs takes what there is; a named required parameter still needs it
-            raise MissingDependency(owner, missing)
+            raise MissingDependency(owner, missing, kind=kind)
         if self.takes_everything:
             return dict(data)
         return {name: data[name] for name in (*self.injected, *self.optional) if name in data}
@@ -314,6 +314,13 @@ class Router:
         run; the mapping it yields becomes dependencies injected by name."""
         if inspect.isasyncgenfunction(factory):
             self._lifespans.append(contextlib.asynccontextmanager(factory))
+        elif inspect.isgeneratorfunction(factory) or inspect.iscoroutinefunction(factory):
+            # Either would fail only when the workers start, far from this line.
+            raise ConfigError(
+                f"router.lifespan: {_default_name(factory) or factory!r} must be an async"
+                " generator (async def with one yield of the dependencies) or a factory of async"
+                " context managers"
+            )
         else:
             self._lifespans.append(factory)
         return factory
@@ -398,7 +405,9 @@ class Router:
         for router in reversed(spec.router._lineage()):
             for observer in router._error_observers:
                 try:
-                    kwargs = observer.signature.arguments(observed, observer.name)
+                    kwargs = observer.signature.arguments(
+                        observed, observer.name, kind="error observer"
+                    )
                     if _is_async(observer.func):
                         await observer.func(event, **kwargs)
                     else:

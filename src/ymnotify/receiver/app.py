@@ -99,6 +99,7 @@ class ReceiverApp:
         self.config = config
         self.services = tuple(services)
         self.observers = tuple(observers)
+        self._started = False  # set by running(): a closed store is then an operational fault
         base = config.base_path
         self._intake_paths = {base + "/notification", base + "/", base or "/"}
         self._probe_path = base + "/notification"
@@ -110,6 +111,7 @@ class ReceiverApp:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ReceiverApp]:
         """Open the store and run the services; for embedding in another app's lifespan."""
+        self._started = True
         await self.store.open()
         started: list[Service] = []
         try:
@@ -145,6 +147,15 @@ class ReceiverApp:
             await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+    def _start_hint(self) -> str:
+        """Why the store may be closed, when nothing ever started this app."""
+        if self._started:
+            return ""
+        return (
+            " (this receiver was never started: serve it as an ASGI app with its lifespan, or"
+            " enter `receiver.running()` in your own app's lifespan; docs/handlers.md)"
+        )
 
     # -- ASGI ----------------------------------------------------------------------------------
 
@@ -269,7 +280,9 @@ class ReceiverApp:
         try:
             accepted = await self.store.accept(incoming)
         except StoreError as exc:
-            logger.error("store failed, answering 500 so Market retries: %s", exc)
+            logger.error(
+                "store failed, answering 500 so Market retries: %s%s", exc, self._start_hint()
+            )
             await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
             return incoming.notification_type, IntakeOutcome.STORE_ERROR
         await self._send_success(send, received_at)
@@ -299,7 +312,9 @@ class ReceiverApp:
             await self.store.accept(incoming)
         except StoreError as exc:
             # Answering 400 would make Market drop it; 500 keeps the body coming back.
-            logger.error("store failed while quarantining, answering 500: %s", exc)
+            logger.error(
+                "store failed while quarantining, answering 500: %s%s", exc, self._start_hint()
+            )
             await _send_error(send, 500, ErrorType.UNKNOWN, "notification not stored; retry later")
             return notification_type, IntakeOutcome.STORE_ERROR
         await _send_error(send, 400, ErrorType.WRONG_EVENT_FORMAT, str(problem))
