@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -306,6 +307,31 @@ async def test_stopping_gives_unfinished_jobs_back_without_using_an_attempt(stor
         (1, AttemptOutcome.RELEASED),
         (1, AttemptOutcome.DONE),
     ]
+
+
+async def test_a_sync_handler_past_the_grace_keeps_its_job_and_its_outcome(store: Store) -> None:
+    router = Router()
+    started = threading.Event()
+    finish = threading.Event()
+
+    @router.on(OrderCreated, name="sync_slow")
+    def sync_slow(event: OrderCreated) -> str:  # in a thread, which nothing can stop
+        started.set()
+        finish.wait(10)
+        return "saved"
+
+    notification = await accept(store, sample("ORDER_CREATED"))
+    worker = Worker(store, router, FAST)  # grace 0.2 s
+    await worker.start()
+    await asyncio.to_thread(started.wait, 10)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(FAST.shutdown_grace + 0.3)  # past the grace: still waiting for it
+    assert not stopping.done()
+    finish.set()
+    await stopping
+    (job,) = await store.jobs_for(notification)
+    assert (job.status, [a.outcome for a in job.history]) == (JobStatus.DONE, [AttemptOutcome.DONE])
+    assert await status(store, notification) is NotificationStatus.DONE
 
 
 async def test_a_handler_over_its_time_limit_fails_with_a_timeout(store: Store) -> None:

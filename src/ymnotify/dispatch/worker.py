@@ -112,6 +112,7 @@ class Worker:
         self._dependencies: dict[str, Any] = {}
         self._handler_names = frozenset(spec.name for spec in router.handlers())
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._in_threads: set[int] = set()  # running jobs whose (sync) handler has a thread
         self._lost: set[int] = set()
         self._wake = asyncio.Event()
         # When the retries this worker scheduled fall due (a heap): it wakes for them instead
@@ -179,8 +180,17 @@ class Worker:
         running = list(self._running.values())
         if running:
             _, late = await asyncio.wait(running, timeout=self.settings.shutdown_grace)
-            for task in late:
+            # A thread cannot be stopped, and the process waits for it before it exits anyway:
+            # a sync handler keeps its job (its lease renewed) and its outcome is recorded.
+            in_threads = {self._running.get(job_id) for job_id in self._in_threads}
+            for task in late - in_threads:
                 task.cancel()
+            if late & in_threads:
+                logger.warning(
+                    "waiting for %d sync handler(s) past --shutdown-grace: a thread cannot be"
+                    " stopped; their outcome is recorded when they return",
+                    len(late & in_threads),
+                )
             await asyncio.gather(*running, return_exceptions=True)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
@@ -273,6 +283,8 @@ class Worker:
             now + timedelta(seconds=self.settings.lease),
         )
         for job in jobs:
+            if not self.router.handler(job.handler).is_async:
+                self._in_threads.add(job.id)
             self._running[job.id] = asyncio.create_task(
                 self._run_job(job), name=f"job {job.id} ({job.handler})"
             )
@@ -312,6 +324,7 @@ class Worker:
             logger.error("job %d: could not record the outcome: %s", job.id, exc)
         finally:
             self._running.pop(job.id, None)
+            self._in_threads.discard(job.id)
             self._lost.discard(job.id)
             self._wake.set()
 
