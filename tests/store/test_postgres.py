@@ -41,6 +41,25 @@ async def test_a_database_behind_is_refused_until_migrated(postgres_template: No
         await store.close()
 
 
+async def test_opening_only_reads_the_schema_version(postgres_template: None) -> None:
+    # A role with rights on the tables alone cannot create one: opening must not try to.
+    with postgres.fresh_database(migrated=False) as url:
+        read_only = url + "?options=-c%20default_transaction_read_only%3Don"
+        with pytest.raises(SchemaMismatch, match="ymnotify db migrate"):
+            await PostgresStore(read_only).open()  # behind, said without writing anything
+        async with await psycopg.AsyncConnection.connect(url) as connection:
+            cursor = await connection.execute("SELECT to_regclass('ymnotify_schema')")
+            assert (await cursor.fetchone()) == (None,)  # no table of ours left behind
+        assert run_cli(["db", "migrate", "--db", url]).returncode == 0
+        async with PostgresStore(read_only) as store:
+            await store.check()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            await connection.execute("UPDATE ymnotify_schema SET version = version + 1")
+        with pytest.raises(SchemaMismatch, match="ahead of this ymnotify") as ahead:
+            await PostgresStore(url).open()
+        assert str(ahead.value).endswith("upgrade ymnotify")  # migrate would change nothing
+
+
 async def test_unreachable_server_is_a_store_error() -> None:
     store = PostgresStore("postgresql://postgres@127.0.0.1:1/nothing", acquire_timeout=1)
     with pytest.raises(StoreUnavailable, match="cannot connect"):
@@ -187,6 +206,23 @@ async def test_an_accept_waits_for_its_entity_before_drawing_its_id(postgres_url
         await holder.rollback()
         waited = await waiting
     assert waited.notification_id > meanwhile.notification_id
+
+
+async def test_an_accept_held_up_by_a_lock_fails_within_the_timeout(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, max_connections=2, acquire_timeout=0.5)
+    async with (
+        store,
+        await psycopg.AsyncConnection.connect(postgres_url) as migration,
+    ):
+        await store.accept(notification("ORDER_CREATED", orderId=31))
+        # What a schema change takes: no insert gets past it until it commits.
+        await migration.execute("LOCK TABLE notifications IN ACCESS EXCLUSIVE MODE")
+        # The lock is released only after this returns: waiting for it would never end.
+        with pytest.raises(StoreUnavailable, match=r"within 0\.5s"):
+            await store.accept(notification("ORDER_CREATED", orderId=32))
+        await migration.rollback()
+        again = await store.accept(notification("ORDER_CREATED", orderId=32))  # a retry lands
+    assert again.notification_id > 0
 
 
 async def _has_waiters(admin: psycopg.AsyncConnection[Any], dbname: str, count: int) -> bool:

@@ -127,10 +127,14 @@ class PostgresStore(Store):
         current, latest = await self.schema_versions()
         if current != latest:
             await self._pool.close()
-            relation = "behind" if current < latest else "ahead of this ymnotify"
+            if current < latest:
+                fix = f"run: ymnotify db migrate --db {_redacted(self.url)}"
+                relation = "behind"
+            else:  # migrated by a newer ymnotify: only an upgrade helps
+                fix, relation = "upgrade ymnotify", "ahead of this ymnotify"
             raise SchemaMismatch(
                 f"PostgreSQL schema is at version {current}, {relation} (this ymnotify needs"
-                f" {latest}); run: ymnotify db migrate --db {_redacted(self.url)}",
+                f" {latest}); {fix}",
                 found=current,
                 expected=latest,
             )
@@ -254,11 +258,9 @@ class PostgresStore(Store):
     async def schema_versions(self) -> tuple[int, int]:
         """(the database's schema version, the version this ymnotify needs)."""
 
-        async def read(connection: Connection) -> int:
-            await _ensure_version_table(connection)
-            return await _schema_version(connection)
-
-        return await self._transaction(read), queries.migrations("postgresql")[-1][0]
+        return await self._transaction(_read_schema_version), queries.migrations("postgresql")[-1][
+            0
+        ]
 
     async def check(self) -> None:
         await self._transaction(lambda c: c.execute("SELECT 1"))
@@ -283,7 +285,17 @@ class PostgresStore(Store):
     # -- writes --------------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
-        accepted = await self._transaction(lambda c: _accept(c, incoming))
+        # Market waits 10 s: a lock held by a migration, a failover or a frozen network must
+        # turn into a 500 (and Market's retry) within the timeout, not hold the request. A
+        # connection abandoned mid-statement is discarded by the pool; if its COMMIT did land,
+        # the retry is a duplicate and answered 200.
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                accepted = await self._transaction(lambda c: _accept(c, incoming))
+        except TimeoutError as exc:
+            raise StoreUnavailable(
+                f"PostgreSQL did not store the notification within {self.acquire_timeout:g}s"
+            ) from exc
         self._work_arrived()
         return accepted
 
@@ -608,6 +620,17 @@ async def _ensure_version_table(connection: Connection) -> None:
         "INSERT INTO ymnotify_schema (version)"
         " SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ymnotify_schema)"
     )
+
+
+async def _read_schema_version(connection: Connection) -> int:
+    """The schema version, 0 where no migration ever ran. Reads only: processes may run as a
+    role with rights on the tables alone, and a mistyped --db must not get a table of ours."""
+    cursor = await connection.execute("SELECT to_regclass('ymnotify_schema') IS NOT NULL AS ours")
+    found = await cursor.fetchone()
+    if found is None or not found["ours"]:
+        return 0
+    row = await (await connection.execute("SELECT version FROM ymnotify_schema")).fetchone()
+    return 0 if row is None else int(row["version"])
 
 
 async def _schema_version(connection: Connection) -> int:
