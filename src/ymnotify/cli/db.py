@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from ymnotify.cli.inbox import db_option
+from ymnotify.cli.inbox import created_db_option
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.store import store_from_url
 
@@ -17,7 +17,7 @@ def db() -> None:
 
 
 @db.command("migrate")
-@db_option
+@created_db_option
 def migrate_command(db: str) -> None:
     """Bring the store's schema up to date. Safe to run again, and from several hosts at once."""
 

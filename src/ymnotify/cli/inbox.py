@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import click
 
-from ymnotify.cli.options import Duration, Moment, option
+from ymnotify.cli.options import Duration, F, Moment, option
 from ymnotify.dispatch import replay
 from ymnotify.errors import ConfigError, StoreError
 from ymnotify.protocol import wire
@@ -34,11 +34,18 @@ from ymnotify.store.base import AttemptOutcome, JobRecord, JobStatus, PruneSelec
 
 T = TypeVar("T")
 
-db_option = option(
-    "--db",
-    default=DEFAULT_DB_URL,
-    show_default=True,
-    help="Store: sqlite:///PATH (an existing file) or postgresql://user@host/dbname.",
+
+def store_option(help_text: str) -> Callable[[F], F]:
+    """``--db``, with the same default as ``serve``; ``help_text`` says what this command does
+    with a SQLite file that is not there."""
+    return option("--db", default=DEFAULT_DB_URL, show_default=True, help=help_text)
+
+
+db_option = store_option(
+    "Store: sqlite:///PATH (an existing file) or postgresql://user@host/dbname."
+)
+created_db_option = store_option(
+    "Store: sqlite:///PATH (created if missing) or postgresql://user@host/dbname."
 )
 
 

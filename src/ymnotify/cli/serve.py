@@ -20,7 +20,7 @@ from ymnotify.protocol.responses import integration_name_problem
 from ymnotify.receiver import reads_first, server
 from ymnotify.receiver.app import DEFAULT_BODY_TIMEOUT, ReceiverApp, ReceiverConfig, Service
 from ymnotify.receiver.sources import SourcePolicy
-from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, store_from_url
+from ymnotify.store import DEFAULT_DB_TIMEOUT, DEFAULT_DB_URL, redacted_url, store_from_url
 
 
 @click.command()
@@ -267,7 +267,7 @@ def serve(
                     " travels in clear; add --admin-tls-cert/--admin-tls-key or a TLS proxy",
                     "warning",
                 )
-        say(f"store: {db}")
+        say(f"store: {redacted_url(db)}")
         if services:
             say(
                 f"handlers: {len(router.handlers()) if router else 0} from {app},"

@@ -12,17 +12,17 @@ from prometheus_client import CollectorRegistry, start_http_server
 from ymnotify import logs
 from ymnotify.admin.access import is_loopback
 from ymnotify.cli.handlers import APP_HELP, load_router, settings_from_flags, worker_options
-from ymnotify.cli.inbox import db_option
+from ymnotify.cli.inbox import created_db_option
 from ymnotify.cli.options import log_options, option
 from ymnotify.dispatch.metrics import HandlerMetrics
 from ymnotify.dispatch.worker import Worker
 from ymnotify.errors import ConfigError, StoreError
-from ymnotify.store import sqlite_path, store_from_url
+from ymnotify.store import redacted_url, sqlite_path, store_from_url
 
 
 @click.command()
 @option("--app", required=True, metavar="MODULE:ATTR", help=APP_HELP)
-@db_option
+@created_db_option
 @worker_options(min_workers=1)
 @option(
     "--metrics-port",
@@ -68,6 +68,7 @@ def worker(
 
     registry = CollectorRegistry(auto_describe=True)
     observers = [HandlerMetrics(registry)] if metrics_port is not None else []
+    say = logs.announcer(log_format)
 
     async def main() -> None:
         async with store:
@@ -77,27 +78,26 @@ def worker(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             await runner.start()
-            click.echo(
+            say(
                 f"ymnotify worker {runner.worker_id} running {len(router.handlers())} handlers"
-                f" from {app}, {settings.concurrency} at a time, on {db}",
-                err=True,
+                f" from {app}, {settings.concurrency} at a time, on {redacted_url(db)}"
             )
             if new_file is not None:  # a mistyped --db would otherwise wait here in silence
-                click.echo(
+                say(
                     f"no store was at {new_file}: this worker created an empty one; `ymnotify"
                     " serve` must use the same --db for its notifications to reach it",
-                    err=True,
+                    "warning",
                 )
             exporter = None
             if metrics_port is not None:
-                exporter = _serve_metrics(metrics_host, metrics_port, registry)
+                exporter = _serve_metrics(metrics_host, metrics_port, registry, say)
             try:
                 await stop.wait()
             finally:
                 if exporter is not None:
                     exporter.shutdown()
                 await runner.stop()
-            click.echo(f"ymnotify worker {runner.worker_id} stopped", err=True)
+            say(f"ymnotify worker {runner.worker_id} stopped")
 
     try:
         asyncio.run(main())
@@ -107,7 +107,7 @@ def worker(
         raise click.ClickException(str(exc)) from exc
 
 
-def _serve_metrics(host: str, port: int, registry: CollectorRegistry) -> Any:
+def _serve_metrics(host: str, port: int, registry: CollectorRegistry, say: logs.Announce) -> Any:
     """Start prometheus_client's exporter thread; print where it listens."""
     try:
         exporter, _ = start_http_server(port, host, registry=registry)
@@ -118,10 +118,7 @@ def _serve_metrics(host: str, port: int, registry: CollectorRegistry) -> Any:
     address = exporter.socket.getsockname()
     bound_host, bound_port = str(address[0]), int(address[1])
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    click.echo(f"ymnotify worker metrics on http://{shown}:{bound_port}/metrics", err=True)
+    say(f"ymnotify worker metrics on http://{shown}:{bound_port}/metrics")
     if not is_loopback(bound_host):
-        click.echo(
-            "warning: the metrics endpoint is reachable beyond loopback without a token",
-            err=True,
-        )
+        say("the metrics endpoint is reachable beyond loopback without a token", "warning")
     return exporter

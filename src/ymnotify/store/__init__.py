@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ymnotify.errors import ConfigError
@@ -35,12 +36,21 @@ __all__ = [
     "Store",
     "StoredNotification",
     "TypeCount",
+    "redacted_url",
     "sqlite_path",
     "store_from_url",
 ]
 
 
 DEFAULT_DB_TIMEOUT = 5.0
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def redacted_url(url: str) -> str:
+    """The store URL without its password, for logs and messages."""
+    return _PASSWORD_IN_URL.sub(r"\1***@", url)
 
 
 def sqlite_path(url: str) -> Path | None:

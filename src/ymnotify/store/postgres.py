@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import select
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -42,7 +41,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ymnotify.errors import NotFound, SchemaMismatch, StoreUnavailable
 from ymnotify.protocol.models import StateChange
-from ymnotify.store import queries
+from ymnotify.store import queries, redacted_url
 from ymnotify.store.base import (
     Accepted,
     AttemptOutcome,
@@ -76,7 +75,6 @@ Connection = psycopg.AsyncConnection[dict[str, Any]]
 
 # Serialises migrations of concurrent `db migrate` runs (an arbitrary, fixed lock id).
 _MIGRATION_LOCK = 7_276_105_111_116
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)[^@]*@")
 WORK_CHANNEL = "ymnotify_work"
 # How long the listening connection waits for a notification before it checks that the server
 # still answers (a silently dead TCP connection would otherwise be waited on for ever).
@@ -128,7 +126,7 @@ class PostgresStore(Store):
         if current != latest:
             await self._pool.close()
             if current < latest:
-                fix = f"run: ymnotify db migrate --db {_redacted(self.url)}"
+                fix = f"run: ymnotify db migrate --db {redacted_url(self.url)}"
                 relation = "behind"
             else:  # migrated by a newer ymnotify: only an upgrade helps
                 fix, relation = "upgrade ymnotify", "ahead of this ymnotify"
@@ -144,7 +142,7 @@ class PostgresStore(Store):
             await self._pool.open(wait=True, timeout=self.acquire_timeout)
         except PoolTimeout as exc:
             raise StoreUnavailable(
-                f"cannot connect to PostgreSQL at {_redacted(self.url)} within"
+                f"cannot connect to PostgreSQL at {redacted_url(self.url)} within"
                 f" {self.acquire_timeout:g}s"
             ) from exc
 
@@ -906,8 +904,3 @@ def _notification_from_row(row: dict[str, Any]) -> StoredNotification:
         body=bytes(row["body"]),
         error=row["error"],
     )
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return _PASSWORD_IN_URL.sub(r"\1***@", url)
