@@ -174,6 +174,33 @@ def test_a_huge_header_is_refused_before_it_is_buffered(hostile_receiver: Receiv
     assert grown < 8 * 1024
 
 
+def test_a_request_asking_for_a_protocol_upgrade_is_refused_retryably_not_lost(
+    hostile_receiver: Receiver,
+) -> None:
+    # curl --http2 on plain HTTP sends this; the parser would stop at the headers, and the
+    # app would answer 400 (never retried) to an empty body.
+    body = json.dumps(samples.sample("ORDER_CREATED", orderId=424247)).encode()
+    upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n"
+    quarantined_before = len(hostile_receiver.inbox("--status", "quarantined"))
+    with rawhttp.connect(hostile_receiver.url) as sock:
+        sock.sendall(
+            rawhttp.request_head("/notification", content_length=len(body), extra=upgrade) + body
+        )
+        answer = rawhttp.read_response(sock)
+    assert answer.status == 501  # Market retries anything but 200 and 400
+    assert answer.json()["error"]["type"] == "UNKNOWN"
+    assert len(hostile_receiver.inbox("--status", "quarantined")) == quarantined_before
+    assert hostile_receiver.inbox("--entity", "order:424247") == []  # nothing half-stored
+    assert "refused a request asking to upgrade to h2c" in hostile_receiver.log()
+    assert_success(
+        httpx.post(
+            f"{hostile_receiver.url}/notification",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+    )  # the retry, without the upgrade, is stored
+
+
 def test_heads_up_to_the_bound_and_large_bodies_in_one_write_are_served(
     hostile_receiver: Receiver,
 ) -> None:

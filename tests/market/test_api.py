@@ -15,6 +15,8 @@ from tests.market.harness import OWNER, Options, run_market
 from ymnotify.market.api import MAX_REQUEST_BODY, ROUTES
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
 
+JSON = {"content-type": "application/json"}
+
 
 async def test_businesses(tmp_path: Path) -> None:
     async with run_market(tmp_path) as market:
@@ -62,10 +64,33 @@ async def test_errors_are_json(tmp_path: Path) -> None:
         assert missing["error"]["code"] == "not_found"
         wrong = await market.call("PUT", "/api/subscriptions", {}, expect=405)
         assert wrong["error"]["code"] == "method_not_allowed"
-        response = await market.api.post("/api/businesses", content=b"{nope")
+        response = await market.api.post("/api/businesses", content=b"{nope", headers=JSON)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "invalid_request"
         assert (await market.call("GET", "/api/subscriptions/99", expect=404))["error"]
+
+
+async def test_bodies_must_be_declared_json(tmp_path: Path) -> None:
+    # A page on another site can POST text/plain or a form without asking: neither may move
+    # the clock or publish (what needs X-Market-User is guarded by the pre-flight anyway).
+    async with run_market(tmp_path, Options(virtual=True)) as market:
+        before = await market.now()
+        body = json.dumps({"seconds": 60}).encode()
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"content-type": content_type} if content_type else {}
+            for path, content in (
+                ("/api/clock/advance", body),
+                ("/api/events", json.dumps(sample("ORDER_CREATED")).encode()),
+            ):
+                refused = await market.api.post(path, content=content, headers=headers)
+                assert refused.status_code == 415, (path, content_type)
+                assert refused.json()["error"]["code"] == "unsupported_media_type"
+        assert await market.now() == before
+        assert await market.log() == []
+        moved = await market.api.post(
+            "/api/clock/advance", content=body, headers={"content-type": "application/json"}
+        )
+        assert moved.status_code == 200
 
 
 async def test_oversized_bodies_and_ids_get_json_errors(tmp_path: Path) -> None:
@@ -78,7 +103,7 @@ async def test_oversized_bodies_and_ids_get_json_errors(tmp_path: Path) -> None:
                 yield too_large[start : start + 65536]
 
         for content in (too_large, chunks()):  # declared by Content-Length, and chunked
-            response = await market.api.post("/api/events", content=content)
+            response = await market.api.post("/api/events", content=content, headers=JSON)
             assert response.status_code == 413
             assert response.json()["error"]["code"] == "too_large"
         for path in (f"/api/subscriptions/{beyond}", f"/api/businesses/{beyond}"):
@@ -132,7 +157,7 @@ async def test_publishing(tmp_path: Path) -> None:
             '"items":[{"offerId":"A","count":1}],"createdAt":"2026-01-01T00:00:00.123456789Z",'
             '"extra":1.10}'
         )
-        response = await market.api.post("/api/events", content=raw.encode())
+        response = await market.api.post("/api/events", content=raw.encode(), headers=JSON)
         assert response.status_code == 202, response.text
         [event] = response.json()["events"]
         assert event["notificationType"] == "ORDER_CREATED"

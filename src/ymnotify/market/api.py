@@ -22,7 +22,7 @@ from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
 from ymnotify.market.bodies import read_body
-from ymnotify.market.errors import InvalidRequest, MarketRefusal, PingFailed
+from ymnotify.market.errors import InvalidRequest, MarketRefusal, NotJson, PingFailed
 from ymnotify.market.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ymnotify.market.metrics import MarketMetrics
 from ymnotify.market.records import LogFilter, Subscription
@@ -44,6 +44,11 @@ def _user(request: Request) -> str | None:
 
 
 async def _body(request: Request) -> Any:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        raise NotJson(
+            f"send the body with Content-Type: application/json (not {media_type or 'none'})"
+        )
     return documents.parse_json(await read_body(request, MAX_REQUEST_BODY))
 
 

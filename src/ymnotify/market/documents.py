@@ -151,12 +151,19 @@ def business_document(business: Business) -> dict[str, Any]:
     }
 
 
+def shown_failing_since(subscription: Subscription, now: datetime) -> datetime | None:
+    """When the 14-day clock started, or None: nothing is sent while the setting is off, so no
+    clock runs then (the store forgets it once its deadline passes:
+    ``MarketStore.disable_failing``)."""
+    if not subscription.settings.in_effect(now).enabled:
+        return None
+    return subscription.failing_since
+
+
 def subscription_document(subscription: Subscription, now: datetime) -> dict[str, Any]:
     settings = subscription.settings
     in_effect = settings.in_effect(now)
-    # Nothing is sent while the setting is off, so no 14-day clock runs (the store forgets it
-    # once its deadline passes: ``MarketStore.disable_failing``).
-    failing = subscription.failing_since if in_effect.enabled else None
+    failing = shown_failing_since(subscription, now)
     return {
         "id": subscription.id,
         "name": settings.name,

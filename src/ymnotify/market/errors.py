@@ -6,6 +6,7 @@ MarketRefusal (ymnotify.errors.YmnotifyError)
 ├── Forbidden        403 forbidden          the user's role does not allow it
 ├── Conflict         409 conflict           the id or store is taken
 ├── TooLarge         413 too_large          the request body is over the API's limit
+├── NotJson          415 unsupported_media_type  a body sent as anything but application/json
 └── PingFailed       422 ping_failed        the URL did not answer PING as Market requires
 
 ``ymnotify.errors.NotFound`` answers 404 ``not_found``.
@@ -54,6 +55,14 @@ class TooLarge(MarketRefusal):
 
     status = 413
     code = "too_large"
+
+
+class NotJson(MarketRefusal):
+    """A request body not declared ``application/json``: a form or a ``text/plain`` POST is what
+    a page on another site can send without asking, so the API takes neither."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class PingFailed(MarketRefusal):

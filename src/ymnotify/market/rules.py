@@ -215,6 +215,8 @@ def changed(
     Market.
     """
     current = settings.in_effect(now)
+    if types is not None and set(types) == set(settings.desired.types):
+        types = settings.desired.types  # the same types listed in another order: no change
     desired = Delivering(
         enabled=settings.desired.enabled if enabled is None else enabled,
         types=settings.desired.types if types is None else types,

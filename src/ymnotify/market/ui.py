@@ -30,7 +30,8 @@ from ymnotify.admin.templates import environment, render_with
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market.bodies import read_body
-from ymnotify.market.errors import MarketRefusal, TooLarge
+from ymnotify.market.documents import INT64_MAX, shown_failing_since
+from ymnotify.market.errors import MarketRefusal, TooLarge, UserRequired
 from ymnotify.market.records import LogEntry, LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import Edit, MarketService, ScopeRequest
@@ -39,6 +40,7 @@ from ymnotify.protocol.enums import NotificationType
 _ENV = environment(PackageLoader("ymnotify.market", "templates"))
 _MAX_FORM = 16 * 1024
 LOG_PAGE = 100
+LOG_MAX = 1000  # the most attempts one page lists
 CHART_SAMPLE = 10_000  # the newest attempts matching the filters that the chart counts
 # Amounts the clock control offers: Market's retry steps and the 14-day rule, roughly.
 ADVANCE_CHOICES = {
@@ -93,6 +95,8 @@ class MarketUi:
                 return self._error(request, 403, "Forbidden", _FORGED)
             except BadQuery as exc:
                 return self._error(request, 400, "Bad request", str(exc))
+            except NotFound as exc:
+                return self._error(request, 404, "Not found", str(exc))
             except StoreError as exc:
                 return self._error(request, 503, "Store unavailable", f"the store failed: {exc}")
 
@@ -120,8 +124,9 @@ class MarketUi:
         if not cookie:
             cookie = csrf.new_cookie()
         users = sorted(
-            {user.login for business in await service.businesses() for user in business.users}
+            {member.login for business in await service.businesses() for member in business.users}
         )
+        user = request.query_params.get("user", "")
         response = render_with(
             _ENV,
             name,
@@ -137,7 +142,9 @@ class MarketUi:
             virtual=service.engine.clock.virtual,
             advance_choices=list(ADVANCE_CHOICES),
             users=users,
-            user=request.query_params.get("user", ""),
+            user=user,
+            # Logins may hold &, + or #: links carry the acting user URL-encoded.
+            user_param=urlencode({"user": user}) if user else "",
             message=request.query_params.get("message", ""),
             error=request.query_params.get("error", ""),
             **context,
@@ -194,6 +201,8 @@ class MarketUi:
             scope_id = int(number)
         except ValueError:
             return _back(user, error="choose a cabinet or a store")
+        if not 1 <= scope_id <= INT64_MAX:
+            return _back(user, error=f"no cabinet or store {scope_id}")
         request_scope = (
             ScopeRequest(business_id=scope_id)
             if kind == "business"
@@ -208,27 +217,29 @@ class MarketUi:
                 url=_one(form, "url").strip(),
             )
         except (MarketRefusal, NotFound) as exc:
-            return _back(user, error=f"not created: {exc}")
+            return _back(user, error=f"not created: {_refusal(exc)}")
         return _back(user, message=f"created setting {created.id} ({created.settings.name})")
 
     async def edit_form(self, request: Request, service: MarketService) -> Response:
         user = request.query_params.get("user") or None
         try:
-            found = await service.subscription(int(request.path_params["id"]), user)
+            found = await service.subscription(_setting_id(request), user)
         except (MarketRefusal, NotFound) as exc:
-            return _back(user or "", error=str(exc))
+            return _back(user or "", error=_refusal(exc))
+        wanted = found.settings.desired.types
         return await self._page(
             "market_edit.html",
             request,
             service,
             row=_setting_view(found, service.now()),
-            types=TYPES,
+            # Names Market may add later are kept (ticked) when the form is saved.
+            types=[*TYPES, *(name for name in wanted if name not in TYPES)],
         )
 
     async def edit(self, request: Request, service: MarketService) -> Response:
         form = await self._form(request)
         user = _one(form, "user")
-        subscription_id = int(request.path_params["id"])
+        subscription_id = _setting_id(request)
         change = Edit(
             name=_one(form, "name"),
             types=tuple(form.get("types", [])),
@@ -237,14 +248,14 @@ class MarketUi:
         try:
             await service.edit(user or None, subscription_id, change)
         except (MarketRefusal, NotFound) as exc:
-            return _back(user, error=f"setting {subscription_id} not changed: {exc}")
+            return _back(user, error=f"setting {subscription_id} not changed: {_refusal(exc)}")
         return _back(user, message=f"setting {subscription_id} saved")
 
     async def act(self, request: Request, service: MarketService) -> Response:
         form = await self._form(request)
         user = _one(form, "user")
         action: str = request.path_params["action"]
-        subscription_id = int(request.path_params["id"])
+        subscription_id = _setting_id(request)
         if action not in ACTIONS:
             return _back(user, error=f"no such action: {action}")
         acting = user or None
@@ -265,7 +276,7 @@ class MarketUi:
                 await service.remove(acting, subscription_id)
                 done = f"setting {subscription_id} removed"
         except (MarketRefusal, NotFound) as exc:
-            return _back(user, error=f"{action} {subscription_id}: {exc}")
+            return _back(user, error=f"{action} {subscription_id}: {_refusal(exc)}")
         return _back(user, message=done)
 
     # -- log and clock -------------------------------------------------------------------------
@@ -273,14 +284,24 @@ class MarketUi:
     async def log(self, request: Request, service: MarketService) -> Response:
         params = request.query_params
         query = _log_filter(params)
-        entries = await service.log(query)
+        entries = await service.log(replace(query, limit=query.limit + 1))
+        cut_off = len(entries) > query.limit
+        entries = entries[: query.limit]
         sample = await service.log(replace(query, limit=CHART_SAMPLE))
+        larger = ""
+        if cut_off and query.limit < LOG_MAX:
+            kept = [
+                (k, v) for k, v in params.multi_items() if k not in ("limit", "message", "error")
+            ]
+            larger = urlencode([*kept, ("limit", str(LOG_MAX))])
         subscriptions = await service.subscriptions(None)
         return await self._page(
             "market_log.html",
             request,
             service,
             entries=entries,
+            cut_off=cut_off,
+            larger=larger,
             chart=charts.rate_bars(_rates(sample)) if sample else "",
             sampled=len(sample),
             params=params,
@@ -314,6 +335,21 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{kept}" if kept else "")
 
 
+def _setting_id(request: Request) -> int:
+    """The setting's id in the path; one beyond int64 names nothing that can exist."""
+    value = int(request.path_params["id"])
+    if value > INT64_MAX:
+        raise NotFound(f"no subscription {value}")
+    return value
+
+
+def _refusal(exc: Exception) -> str:
+    """Why the sandbox refused, in the page's words (the API's names a header)."""
+    if isinstance(exc, UserRequired):
+        return "choose the acting cabinet user at the top of the page: changing settings needs one"
+    return str(exc)
+
+
 def _one(form: dict[str, list[str]], name: str) -> str:
     return (form.get(name) or [""])[0]
 
@@ -335,7 +371,7 @@ def _setting_view(subscription: Subscription, now: datetime) -> dict[str, Any]:
         "enabled": settings.desired.enabled,
         "state": settings.state(now).value,
         "activates_at": settings.pending_since(now),
-        "failing_since": subscription.failing_since,
+        "failing_since": shown_failing_since(subscription, now),
         "disabled_by_market_at": settings.disabled_by_market_at,
         "deliveries": subscription.deliveries,
     }
@@ -356,7 +392,7 @@ def _log_filter(params: Any) -> LogFilter:
         since=utc_moment("since", text("since")),
         until=utc_moment("until", text("until")),
         text=text("q"),
-        limit=bounded_integer("limit", text("limit"), 1, 1000) or LOG_PAGE,
+        limit=bounded_integer("limit", text("limit"), 1, LOG_MAX) or LOG_PAGE,
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import signal
 import socket
 import ssl
@@ -26,6 +27,8 @@ from typing import Any
 import uvicorn
 
 from ymnotify.receiver.ping_at_once import PingAtOnceProtocol
+
+logger = logging.getLogger("ymnotify.receiver")
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 # A request's line and headers may take this many bytes. Market's take a few hundred; without a
@@ -38,6 +41,20 @@ _HEAD_TOO_LARGE = (
     b"connection: close\r\n\r\n"
     b"Request header fields too large.\r\n"
 )
+# A request asking to switch protocols (``Connection: upgrade`` with ``Upgrade: h2c``…): the
+# HTTP parser then stops at its headers and its body never reaches the app, which would see an
+# empty body and answer 400, a loss Market never retries. Market sends no such request (a proxy
+# that forwards Upgrade might); it gets a status Market retries, and nothing is stored.
+_UPGRADE_REFUSED_BODY = (
+    b'{"error":{"type":"UNKNOWN","message":"protocol upgrades are not served; send the'
+    b' notification as a plain HTTP/1.1 request"}}'
+)
+_UPGRADE_REFUSED = (
+    b"HTTP/1.1 501 Not Implemented\r\n"
+    b"content-type: application/json\r\n"
+    b"content-length: %d\r\n"
+    b"connection: close\r\n\r\n" % len(_UPGRADE_REFUSED_BODY)
+) + _UPGRADE_REFUSED_BODY
 _BEGAN_IN_THIS_CHUNK = -1  # head byte count of a request that began in the chunk being parsed
 
 
@@ -68,6 +85,7 @@ class _HeaderDeadlineProtocol(PingAtOnceProtocol):
             self.header_timeout, self._check_headers
         )
         self._head_bytes = 0
+        self._refused_upgrade = False
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -88,7 +106,26 @@ class _HeaderDeadlineProtocol(PingAtOnceProtocol):
 
     def on_headers_complete(self) -> None:
         self._awaiting_headers_since = None
+        if self.parser.should_upgrade():  # no WebSocket here: every upgrade is refused
+            self._refused_upgrade = True
+            logger.warning(
+                "refused a request asking to upgrade to %s: its body cannot be read (answered"
+                " 501, so the sender retries); Market sends none: does a proxy forward Upgrade?",
+                dict(self.headers).get(b"upgrade", b"?").decode("latin-1"),
+            )
+            if not self.transport.is_closing():
+                self.transport.write(_UPGRADE_REFUSED)
+                self.transport.close()
+            return
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self._refused_upgrade:
+            return  # no request cycle was made for it
+        super().on_message_complete()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        return  # said above, with what was done about it (uvicorn's advice is for WebSockets)
 
     def connection_lost(self, exc: Exception | None) -> None:
         deadline, self._header_deadline = self._header_deadline, None
@@ -177,6 +214,7 @@ def uvicorn_config(app: Any, listener: Listener, *, log_level: str = "warning") 
     return uvicorn.Config(
         app,
         http=protocol_with_header_timeout(listener.header_timeout),
+        ws="none",  # nothing here speaks WebSocket: every upgrade is refused (see above)
         lifespan="on",
         proxy_headers=False,
         server_header=False,
