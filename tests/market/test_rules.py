@@ -155,6 +155,10 @@ def test_a_rename_or_a_repeat_leaves_a_pending_change_where_it_was() -> None:
     assert repeated.activates_at == NOW + DELAY
     disabled = rules.changed(_active(), NOW, DELAY, enabled=False)
     assert rules.changed(disabled, later, DELAY, enabled=False).activates_at == NOW + DELAY
+    both = rules.changed(_active(), NOW, DELAY, types=("ORDER_CREATED", "ORDER_CANCELLED"))
+    reordered = rules.changed(both, later, DELAY, types=("ORDER_CANCELLED", "ORDER_CREATED"))
+    assert reordered.activates_at == NOW + DELAY  # the same types in another order
+    assert reordered.desired.types == ("ORDER_CREATED", "ORDER_CANCELLED")
 
 
 def test_disable_shows_at_once_and_stops_deliveries_after_the_delay() -> None:

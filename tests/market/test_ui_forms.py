@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.endpoints import OK, SILENT, closed_port, serve_endpoint
 from tests.market.harness import OWNER, Market, run_market
+from ymnotify.protocol.samples import sample
 
 _TOKEN = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
@@ -105,3 +106,88 @@ async def test_the_log_page_rejects_a_bad_filter_with_a_message(tmp_path: Path) 
         page = await market.api.get("/ui/log", params={"outcome": "lost", "since": "yesterday"})
         assert page.status_code == 400
         assert "outcome" in page.text
+
+
+async def test_ids_beyond_int64_are_said_not_to_exist(tmp_path: Path) -> None:
+    beyond = 2**64
+    async with run_market(tmp_path) as market:
+        await market.business()
+        page = await market.api.get(
+            f"/ui/settings/{beyond}", params={"user": OWNER}, follow_redirects=True
+        )
+        assert page.status_code == 200  # back on the list, saying why (once a 500)
+        assert f"no subscription {beyond}" in page.text
+        for path in (f"/ui/settings/{beyond}", f"/ui/settings/{beyond}/disable"):
+            _, shown = await post(market, path, {})
+            assert f"no subscription {beyond}" in shown, path
+        _, shown = await post(
+            market,
+            "/ui/settings",
+            {"name": "x", "scope": f"campaign:{beyond}", "types": ["ORDER_CREATED"], "url": "x"},
+        )
+        assert f"no cabinet or store {beyond}" in shown
+
+
+async def test_the_any_user_is_told_to_choose_one(tmp_path: Path) -> None:
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path) as market:
+        await market.business()
+        token = await form_token(market, "/ui/settings")
+        fields = {"csrf": token, "user": "", "name": "x", "scope": "campaign:1001"}
+        answer = await market.api.post(
+            "/ui/settings", data={**fields, "types": ["ORDER_CREATED"], "url": endpoint.url}
+        )
+        page = (await market.api.get(answer.headers["location"])).text
+        assert "choose the acting cabinet user" in page
+        assert "X-Market-User" not in page.split("<footer>")[0]  # the header is the API's word
+
+
+async def test_editing_keeps_types_the_form_does_not_list(tmp_path: Path) -> None:
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path) as market:
+        await market.business()
+        await market.subscribe(endpoint.url, ["ORDER_TELEPORTED", "ORDER_CREATED"], expect=201)
+        form = await market.api.get("/ui/settings/1", params={"user": OWNER})
+        assert 'value="ORDER_TELEPORTED" checked' in form.text
+        # A browser sends every ticked box: the future type among them.
+        _, page = await post(
+            market,
+            "/ui/settings/1",
+            {
+                "name": "renamed",
+                "url": endpoint.url,
+                "types": ["ORDER_CREATED", "ORDER_TELEPORTED"],
+            },
+        )
+        assert "setting 1 saved" in page
+        saved = await market.call("GET", "/api/subscriptions/1")
+        assert saved["types"] == ["ORDER_TELEPORTED", "ORDER_CREATED"]  # not even reordered
+
+
+async def test_links_carry_the_acting_user_encoded(tmp_path: Path) -> None:
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path) as market:
+        await market.business(users=[{"login": "r&d", "role": "owner"}])
+        await market.call(
+            "POST",
+            "/api/subscriptions",
+            {"name": "t", "scope": {"campaignId": 1001}, "types": ["ORDER_CREATED"],
+             "url": endpoint.url},
+            expect=201,
+            user="r&d",
+        )  # fmt: skip
+        page = (await market.api.get("/ui/settings", params={"user": "r&d"})).text
+        assert 'href="/ui/settings/1?user=r%26d"' in page
+        assert 'href="/ui/log?setting=1&amp;user=r%26d"' in page
+        assert 'href="/ui/log?user=r%26d"' in page  # the navigation keeps the user too
+
+
+async def test_a_log_page_cut_off_says_so(tmp_path: Path) -> None:
+    async with serve_endpoint(OK) as endpoint, run_market(tmp_path) as market:
+        await market.business()
+        await market.subscribe(endpoint.url, ["ORDER_CREATED"], expect=201)
+        await market.publish(sample("ORDER_CREATED", campaign_id=1001, orderId=1))
+        await market.publish(sample("ORDER_CREATED", campaign_id=1001, orderId=2))
+        await market.log_of(2, seconds=10)
+        cut = (await market.api.get("/ui/log", params={"limit": "1", "type": "ORDER_CREATED"})).text
+        whole = (await market.api.get("/ui/log", params={"type": "ORDER_CREATED"})).text
+    assert "Only the newest 1 are shown" in cut
+    assert 'href="/ui/log?type=ORDER_CREATED&amp;limit=1000"' in cut
+    assert "Only the newest" not in whole

@@ -239,7 +239,10 @@ class MarketUi:
     async def edit(self, request: Request, service: MarketService) -> Response:
         form = await self._form(request)
         user = _one(form, "user")
-        subscription_id = _setting_id(request)
+        try:
+            subscription_id = _setting_id(request)
+        except NotFound as exc:
+            return _back(user, error=str(exc))
         change = Edit(
             name=_one(form, "name"),
             types=tuple(form.get("types", [])),
@@ -255,7 +258,10 @@ class MarketUi:
         form = await self._form(request)
         user = _one(form, "user")
         action: str = request.path_params["action"]
-        subscription_id = _setting_id(request)
+        try:
+            subscription_id = _setting_id(request)
+        except NotFound as exc:
+            return _back(user, error=str(exc))
         if action not in ACTIONS:
             return _back(user, error=f"no such action: {action}")
         acting = user or None
