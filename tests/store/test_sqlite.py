@@ -103,6 +103,12 @@ def test_whose_file_it_is(
         assert refused_because in problem
 
 
+def test_a_market_file_from_before_application_ids_is_the_markets() -> None:
+    tables = {"businesses", "subscriptions", "deliveries", "request_log"}
+    assert ownership_problem(MARKET_FILE, 0, 1, tables) is None
+    assert ownership_problem(MARKET_FILE, 0, 2, {"notifications", "jobs"}) is not None
+
+
 async def test_another_programs_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path = tmp_path / "crm.db"
     with closing(sqlite3.connect(path)) as connection:
