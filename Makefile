@@ -57,6 +57,7 @@ bench: $(BENCH_STAMP)
 CHAOS_TESTS := tests/chaos tests/acceptance/test_kill9.py tests/integration/test_postgres_faults.py \
 	tests/acceptance/test_limits.py tests/acceptance/test_store_failure.py \
 	tests/acceptance/test_source_check.py tests/receiver/test_sources.py tests/admin/test_access.py \
+	tests/admin/test_admin_listener.py \
 	tests/delivery
 chaos: $(STAMP)
 	@mkdir -p build

@@ -4,7 +4,7 @@ is in the store afterwards (acked lost 0) and none is stored twice (duplicates 0
 are printed (``pytest -s``).
 
 ``YMNOTIFY_KILL_ROUNDS`` sets the number of rounds per backend (default 20; ``make chaos`` runs
-hundreds); ``YMNOTIFY_KILL_SEED`` replays the random kill moments of an earlier run.
+a hundred); ``YMNOTIFY_KILL_SEED`` replays the random kill moments of an earlier run.
 """
 
 from __future__ import annotations
