@@ -14,6 +14,7 @@ the new time has finished. Network timeouts stay wall-clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -185,12 +186,17 @@ class Engine:
             except YmnotifyError:
                 logger.exception("delivery loop failed; retrying")
                 pause = self.config.poll_interval
-            waiters = [asyncio.ensure_future(self._wake.wait()), *self._in_flight]
-            try:
-                await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                waiters[0].cancel()
+            # A finished attempt sets the event (``_attempt_finished``), also one that finished
+            # while the pump was still at work: waiting on the attempts themselves missed those,
+            # and with every place taken the loop then slept a whole poll interval.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
             self._wake.clear()
+
+    def _attempt_finished(self, task: asyncio.Task[None]) -> None:
+        """A place is free: the loop may claim again at once."""
+        self._in_flight.discard(task)
+        self._wake.set()
 
     async def _pump(self) -> float:
         """Start what is due, apply the 14-day rule; return how long to wait at most."""
@@ -205,7 +211,7 @@ class Engine:
                     self._attempt_logged(item, settings[item.subscription_id])
                 )
                 self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+                task.add_done_callback(self._attempt_finished)
         deadline = await self.store.next_deadline()
         if deadline is not None and deadline <= now:
             await self._disable_failing(now)
