@@ -186,7 +186,7 @@ async def test_a_log_page_cut_off_says_so(tmp_path: Path) -> None:
         await market.subscribe(endpoint.url, ["ORDER_CREATED"], expect=201)
         await market.publish(sample("ORDER_CREATED", campaign_id=1001, orderId=1))
         await market.publish(sample("ORDER_CREATED", campaign_id=1001, orderId=2))
-        await market.log_of(2, seconds=10)
+        assert len(await market.log_of(2, seconds=10, type="ORDER_CREATED")) == 2
         cut = (await market.api.get("/ui/log", params={"limit": "1", "type": "ORDER_CREATED"})).text
         whole = (await market.api.get("/ui/log", params={"type": "ORDER_CREATED"})).text
     assert "Only the newest 1 are shown" in cut
