@@ -161,6 +161,11 @@ def test_serve_flags_dev_keeps_an_explicit_delay_and_a_bad_ca_bundle_is_a_usage_
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["state"] == "pending_activation"  # not --dev's 0
+        # A second sandbox on the same file would send the first one's deliveries again.
+        second = run_cli(["market", "serve", "--port", "0"], cwd=tmp_path, timeout=30)
+        assert second.returncode == 1
+        assert "another `ymnotify market serve` is using" in second.stderr
+        assert "Traceback" not in second.stderr
     finally:
         assert market.stop() == 0
         assert receiver.stop() == 0

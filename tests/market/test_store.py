@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ymnotify.clock import utc_text
-from ymnotify.errors import NotFound
+from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.market import rules
 from ymnotify.market.records import Business, NewSubscription, User
 from ymnotify.market.store import SQL, MarketStore
@@ -106,3 +106,17 @@ async def test_settings_are_the_subscriptions_and_a_removed_one_is_not_found(
             await store.settings(999)
     finally:
         await store.close()
+
+
+async def test_one_process_per_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = MarketStore(path)
+    await first.open()
+    try:
+        # A second opener would give back the first one's leases: deliveries in flight twice.
+        with pytest.raises(StoreUnavailable, match="another `ymnotify market serve` is using"):
+            await MarketStore(path).open()
+    finally:
+        await first.close()
+    async with MarketStore(path):  # free again once the first is closed
+        pass

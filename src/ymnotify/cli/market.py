@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +17,7 @@ from click.core import ParameterSource
 from ymnotify import logs
 from ymnotify.cli.options import MARKET_ENV_PREFIX, Duration, log_options, option
 from ymnotify.delivery.outcome import Verdict
-from ymnotify.errors import ConfigError
+from ymnotify.errors import ConfigError, StoreError
 from ymnotify.market.dev import DEV_BUSINESS_ID, DEV_CAMPAIGN_ID, DEV_USER
 from ymnotify.market.rules import BUSINESS_ONLY_TYPES, SUBSCRIBABLE_TYPES
 from ymnotify.protocol import samples, wire
@@ -153,6 +155,10 @@ def serve_command(
         app = create_app(market_runtime.MarketRuntime(config))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:  # the file's problems (another program's, in use) as one line, not a startup traceback
+        asyncio.run(_try_store(config.db_path))
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
     listener = server.Listener(host, port)
     try:
         sock = server.bind(listener)
@@ -177,6 +183,13 @@ def serve_command(
         market_loop.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+async def _try_store(path: Path) -> None:
+    from ymnotify.market.store import MarketStore
+
+    async with MarketStore(path):
+        pass
 
 
 # -- talking to the API -------------------------------------------------------------------------

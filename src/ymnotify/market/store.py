@@ -12,18 +12,19 @@ transaction each, so a publish, an attempt's result or a disable by Market is al
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from ymnotify.clock import parse_utc_text, utc_text
 from ymnotify.delivery.client import Attempt
 from ymnotify.delivery.outcome import Verdict
-from ymnotify.errors import ConfigError, NotFound
+from ymnotify.errors import ConfigError, NotFound, StoreUnavailable
 from ymnotify.market import rules, schedule
 from ymnotify.market.errors import Conflict
 from ymnotify.market.records import (
@@ -78,9 +79,11 @@ class MarketStore:
             kind=MARKET_FILE,
             label="Market store",
             busy_timeout=busy_timeout,
-            # One Market process per file: leases left by a previous run are given back.
+            # One Market process per file (``_hold_the_file``): leases left by a previous run
+            # are given back.
             on_open=lambda connection: connection.execute(SQL["release_leases"]),
         )
+        self._held: IO[str] | None = None
 
     @property
     def path(self) -> Path:
@@ -89,10 +92,42 @@ class MarketStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        await self.file.open()
+        self._hold_the_file()
+        try:
+            await self.file.open()
+        except BaseException:
+            self._let_go()
+            raise
 
     async def close(self) -> None:
-        await self.file.close()
+        try:
+            await self.file.close()
+        finally:
+            self._let_go()
+
+    def _hold_the_file(self) -> None:
+        """Take the file for this process alone: opening gives back the leases of the last run,
+        which from a second live process would send the first one's deliveries in flight again.
+        An advisory lock on a file beside it, released by the kernel if the process dies."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = lock_path.open("a")
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot open Market store {self.path}: {exc}") from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StoreUnavailable(
+                f"another `ymnotify market serve` is using {self.path}: run one per file"
+            ) from None
+        self._held = handle
+
+    def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()  # closing the descriptor releases the lock
 
     async def __aenter__(self) -> MarketStore:
         await self.open()
