@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from ymnotify.errors import YmnotifyError
 from ymnotify.protocol.entities import entity_problem
+from ymnotify.protocol.models import INT64_MAX  # no stored id is larger
 from ymnotify.store import NotificationFilter, NotificationStatus
 
 PAGE_SIZE = 50
 MAX_LIMIT = 500
-INT64_MAX = 2**63 - 1  # no stored id is larger; a larger one names nothing
 FILTER_PARAMS = ("type", "status", "entity", "since", "until", "q")
 
 

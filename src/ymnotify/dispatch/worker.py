@@ -111,6 +111,10 @@ class Worker:
         self._observers = tuple(observers)
         self._dependencies: dict[str, Any] = {}
         self._handler_names = frozenset(spec.name for spec in router.handlers())
+        # Handlers run in a thread: at shutdown their jobs are waited for, not cancelled.
+        self._sync_handlers = frozenset(
+            spec.name for spec in router.handlers() if not spec.is_async
+        )
         self._running: dict[int, asyncio.Task[None]] = {}
         self._in_threads: set[int] = set()  # running jobs whose (sync) handler has a thread
         self._lost: set[int] = set()
@@ -283,7 +287,7 @@ class Worker:
             now + timedelta(seconds=self.settings.lease),
         )
         for job in jobs:
-            if not self.router.handler(job.handler).is_async:
+            if job.handler in self._sync_handlers:
                 self._in_threads.add(job.id)
             self._running[job.id] = asyncio.create_task(
                 self._run_job(job), name=f"job {job.id} ({job.handler})"

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ymnotify.delivery.outcome import Verdict
+from ymnotify.delivery.outcome import Verdict, media_type
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
 from ymnotify.market.bodies import read_body
@@ -29,7 +29,8 @@ from ymnotify.market.records import LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import MarketService
 from ymnotify.market.ui import MarketUi
-from ymnotify.protocol.responses import rfc3339
+from ymnotify.protocol.models import INT64_MAX
+from ymnotify.protocol.responses import JSON_CONTENT_TYPE, rfc3339
 
 logger = logging.getLogger("ymnotify.market")
 
@@ -44,20 +45,16 @@ def _user(request: Request) -> str | None:
 
 
 async def _body(request: Request) -> Any:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
+    declared = media_type(request.headers.get("content-type"))
+    if declared != JSON_CONTENT_TYPE:
         raise NotJson(
-            f"send the body with Content-Type: application/json (not {media_type or 'none'})"
+            f"send the body with Content-Type: {JSON_CONTENT_TYPE} (not {declared or 'none'})"
         )
     return documents.parse_json(await read_body(request, MAX_REQUEST_BODY))
 
 
 def _id(request: Request, kind: str = "subscription") -> int:
-    """The id in the path; one beyond int64 names nothing that can exist."""
-    value = int(request.path_params["id"])
-    if value > documents.INT64_MAX:
-        raise NotFound(f"no {kind} {value}")
-    return value
+    return documents.path_id(int(request.path_params["id"]), kind)
 
 
 def _json(document: Any, status: int = 200) -> JSONResponse:
@@ -171,8 +168,8 @@ def _log_filter(params: Any) -> LogFilter:
             value = int(raw)
         except ValueError:
             raise InvalidRequest(f"{name} must be an integer") from None
-        if abs(value) > documents.INT64_MAX:
-            raise InvalidRequest(f"{name} must be at most {documents.INT64_MAX}")
+        if abs(value) > INT64_MAX:
+            raise InvalidRequest(f"{name} must be at most {INT64_MAX}")
         return value
 
     def moment(name: str) -> datetime | None:

@@ -10,11 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ymnotify.errors import NotFound
 from ymnotify.market import rules, schedule
 from ymnotify.market.errors import InvalidRequest
 from ymnotify.market.records import Business, LogEntry, Published, Subscription, User
 from ymnotify.market.service import Edit, ScopeRequest
 from ymnotify.protocol import wire
+from ymnotify.protocol.models import INT64_MAX  # Market's ids; the store holds no larger one
 from ymnotify.protocol.responses import rfc3339
 
 # -- reading requests -------------------------------------------------------------------------
@@ -34,7 +36,11 @@ def require_object(document: Any, what: str = "the request body") -> dict[str, A
     return document
 
 
-INT64_MAX = 2**63 - 1  # Market's ids are int64; the store holds no larger integer
+def path_id(value: int, kind: str) -> int:
+    """An id taken from a URL path; one beyond int64 names no ``kind`` that can exist."""
+    if value > INT64_MAX:
+        raise NotFound(f"no {kind} {value}")
+    return value
 
 
 def positive_int(value: Any, field: str) -> int:

@@ -30,12 +30,13 @@ from ymnotify.admin.templates import environment, render_with
 from ymnotify.delivery.outcome import Verdict
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market.bodies import read_body
-from ymnotify.market.documents import INT64_MAX, shown_failing_since
+from ymnotify.market.documents import path_id, shown_failing_since
 from ymnotify.market.errors import MarketRefusal, TooLarge, UserRequired
 from ymnotify.market.records import LogEntry, LogFilter, Subscription
 from ymnotify.market.runtime import MarketRuntime
 from ymnotify.market.service import Edit, MarketService, ScopeRequest
 from ymnotify.protocol.enums import NotificationType
+from ymnotify.protocol.models import INT64_MAX
 
 _ENV = environment(PackageLoader("ymnotify.market", "templates"))
 _MAX_FORM = 16 * 1024
@@ -342,11 +343,7 @@ def _here(request: Request) -> str:
 
 
 def _setting_id(request: Request) -> int:
-    """The setting's id in the path; one beyond int64 names nothing that can exist."""
-    value = int(request.path_params["id"])
-    if value > INT64_MAX:
-        raise NotFound(f"no subscription {value}")
-    return value
+    return path_id(int(request.path_params["id"]), "subscription")
 
 
 def _refusal(exc: Exception) -> str:
