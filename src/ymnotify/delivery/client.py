@@ -191,7 +191,9 @@ class DeliveryClient:
         semaphore = self._per_endpoint.setdefault(
             endpoint, asyncio.Semaphore(self.options.max_per_endpoint)
         )
-        async with self._overall, semaphore:
+        # The endpoint's place first: waiting behind its own backlog must not hold one of the
+        # places every other endpoint shares (a slow endpoint then starved all the others).
+        async with semaphore, self._overall:
             return await self._exchange(url, target, request_headers, body, traceparent, timeout)
 
     def _target(self, url: str) -> yarl.URL | str:
