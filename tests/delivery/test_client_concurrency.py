@@ -23,15 +23,16 @@ async def test_a_hanging_endpoints_backlog_does_not_hold_places_another_endpoint
         DeliveryClient(BOUNDS) as client,
     ):
         backlog = [
-            asyncio.create_task(
-                client.post(f"{hanging.url}/notification", BODY, timeout=HANGING)
-            )
+            asyncio.create_task(client.post(f"{hanging.url}/notification", BODY, timeout=HANGING))
             for _ in range(10)
         ]
         try:
-            async with asyncio.timeout(5):
-                while len(hanging.requests) < BOUNDS.max_per_endpoint:
-                    await asyncio.sleep(0.01)
+            for _ in range(500):
+                if len(hanging.requests) >= BOUNDS.max_per_endpoint:
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the hanging endpoint's first attempts never arrived")
             async with asyncio.timeout(5):
                 attempt = await client.post(f"{healthy.url}/notification", BODY, timeout=5)
             assert attempt.outcome.verdict is Verdict.DELIVERED, attempt.outcome
