@@ -31,25 +31,27 @@ async def _store_with_deliveries(path: Path, count: int) -> MarketStore:
     return store
 
 
-async def test_claims_read_the_due_index_only(tmp_path: Path) -> None:
+async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
     store = await _store_with_deliveries(tmp_path / "m.db", 50)
     try:
         connection = sqlite3.connect(tmp_path / "m.db")
         params = {
             "now": utc_text(T0),
             "wall": utc_text(T0),
-            "expires": utc_text(T0),
-            "owner": "x",
+            "subscription_id": 1,
             "limit": 10,
         }
-        plan = " ".join(
-            row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + SQL["claim_due"], params)
-        )
-        assert "deliveries_due" in plan, plan
-        plan = " ".join(
-            row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + SQL["next_run_at"])
-        )
-        assert "deliveries_due" in plan, plan
+        for name, index in [
+            ("settings_with_due", "deliveries_due_by_subscription"),
+            ("due_of_subscription", "deliveries_due_by_subscription"),
+            ("next_run_at", "deliveries_due"),
+        ]:
+            explained = connection.execute("EXPLAIN QUERY PLAN " + SQL[name], params).fetchall()
+            plan = " ".join(row[3] for row in explained)
+            assert index in plan, (name, plan)
+            assert "SCAN d " not in plan, (name, plan)
+            assert "SCAN deliveries" not in plan, (name, plan)
+            assert "deliveries_by_subscription" not in plan, (name, plan)  # every delivered row
         connection.close()
         claimed = await store.claim_due(
             T0 + timedelta(seconds=9),
@@ -78,6 +80,48 @@ async def test_claims_read_the_due_index_only(tmp_path: Path) -> None:
             T0 + timedelta(seconds=9), wall=T0, lease_until=T0, owner="c", limit=100
         )
         assert len(taken) == 10
+
+
+async def _two_settings(path: Path, backlog: int, later: int) -> MarketStore:
+    """Setting 1 with ``backlog`` deliveries due from T0, setting 2 with ``later`` due after
+    them all."""
+    store = MarketStore(path)
+    await store.open()
+    await store.create_business(Business(1, "b", (1001, 1002), (User("u", "owner"),), T0))
+    for campaign in (1001, 1002):
+        settings = rules.created("s", ("ORDER_CREATED",), "https://a.example", T0, timedelta(0))
+        await store.insert_subscription(NewSubscription(rules.Scope(1, campaign), settings, T0))
+    for index in range(backlog + later):
+        campaign = 1001 if index < backlog else 1002
+        body = f'{{"notificationType":"ORDER_CREATED","campaignId":{campaign}}}'.encode()
+        payload = {"notificationType": "ORDER_CREATED", "campaignId": campaign}
+        await store.publish([("ORDER_CREATED", body, payload)], T0 + timedelta(seconds=index))
+    return store
+
+
+async def test_settings_take_turns_within_their_share(tmp_path: Path) -> None:
+    store = await _two_settings(tmp_path / "m.db", backlog=30, later=3)
+    now = T0 + timedelta(hours=1)
+    lease = {"wall": T0, "lease_until": T0 + timedelta(hours=1), "owner": "a"}
+    try:
+        # The backlog's setting has 2 in flight already: 2 more fill its share of 4; the later
+        # setting is not behind it in the queue.
+        claimed = await store.claim_due(now, limit=10, per_setting=4, in_flight={1: 2}, **lease)
+        assert [(c.subscription_id, c.run_at) for c in claimed] == sorted(
+            [(1, T0), (1, T0 + timedelta(seconds=1))]
+            + [(2, T0 + timedelta(seconds=30 + i)) for i in range(3)],
+            key=lambda pair: pair[1],
+        )
+        # The overall limit holds too, the setting waiting longest served first.
+        more = await store.claim_due(now, limit=3, per_setting=4, in_flight={}, **lease)
+        assert [(c.subscription_id, c.run_at) for c in more] == [
+            (1, T0 + timedelta(seconds=2 + i)) for i in range(3)
+        ]
+        # Without a share, one setting may take the whole limit.
+        rest = await store.claim_due(now, limit=100, **lease)
+        assert [c.subscription_id for c in rest] == [1] * 25
+    finally:
+        await store.close()
 
 
 async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:

@@ -19,6 +19,11 @@ class Clock(Protocol):
 
     def now(self) -> datetime: ...
 
+    def at(self, wall: datetime) -> datetime:
+        """Market's time at a past wall-clock moment of the work running now (when an
+        attempt went out, which may be long after it was claimed)."""
+        ...
+
 
 class RealClock:
     """The wall clock, UTC."""
@@ -27,6 +32,9 @@ class RealClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def at(self, wall: datetime) -> datetime:
+        return wall
 
 
 class VirtualClock:
@@ -39,6 +47,9 @@ class VirtualClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def at(self, wall: datetime) -> datetime:
+        return self._now  # it stands still while work runs (``Engine.advance``)
 
     def set(self, moment: datetime) -> None:
         """Move to ``moment``; moving backwards is a bug in the caller."""

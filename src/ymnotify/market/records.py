@@ -64,6 +64,7 @@ class Claimed:
     attempts: int  # before this one
     first_attempt_at: datetime | None
     run_at: datetime
+    settings: Settings | None  # its setting's, read with the claim; None: removed
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,9 @@ RETURNING id;
 -- name: get_subscription
 SELECT * FROM subscriptions WHERE id = :id AND removed_at IS NULL;
 
+-- name: subscriptions_by_ids
+SELECT * FROM subscriptions WHERE id IN (SELECT value FROM json_each(:ids)) AND removed_at IS NULL;
+
 -- name: list_subscriptions
 SELECT * FROM subscriptions WHERE removed_at IS NULL ORDER BY id;
 
@@ -82,16 +85,42 @@ INSERT INTO deliveries (event_id, subscription_id, state, run_at, created_at)
 VALUES (:event_id, :subscription_id, 'pending', :run_at, :run_at)
 RETURNING id;
 
--- name: claim_due
-UPDATE deliveries SET lease_owner = :owner, lease_expires = :expires
-WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE state = 'pending' AND run_at <= :now
-      AND (lease_expires IS NULL OR lease_expires < :wall)
-    ORDER BY run_at, id
-    LIMIT :limit
+-- Each setting with a delivery due and not leased, the one waiting longest first. It visits
+-- only the settings with deliveries pending (settings whose endpoint answers have none): one
+-- seek per setting through deliveries_due_by_subscription (named: the planner would walk
+-- deliveries_by_subscription over every delivered row), then each one's oldest not leased.
+-- The cost follows those settings, not the deliveries waiting. Materialized: else the probe
+-- runs twice, in SELECT and in WHERE.
+-- name: settings_with_due
+WITH RECURSIVE pending(id) AS (
+    SELECT min(subscription_id) FROM deliveries INDEXED BY deliveries_due_by_subscription
+    WHERE state = 'pending'
+    UNION ALL
+    SELECT (SELECT min(subscription_id) FROM deliveries INDEXED BY deliveries_due_by_subscription
+            WHERE state = 'pending' AND subscription_id > pending.id)
+    FROM pending WHERE pending.id IS NOT NULL
+),
+waiting AS MATERIALIZED (
+    SELECT p.id AS id,
+           (SELECT d.run_at FROM deliveries AS d
+            WHERE d.state = 'pending' AND d.subscription_id = p.id
+              AND (d.lease_expires IS NULL OR d.lease_expires < :wall)
+            ORDER BY d.run_at, d.id LIMIT 1) AS oldest
+    FROM pending AS p
+    WHERE p.id IS NOT NULL
 )
-RETURNING id;
+SELECT id FROM waiting WHERE oldest <= :now ORDER BY oldest, id;
+
+-- name: due_of_subscription
+SELECT id FROM deliveries
+WHERE state = 'pending' AND subscription_id = :subscription_id AND run_at <= :now
+  AND (lease_expires IS NULL OR lease_expires < :wall)
+ORDER BY run_at, id
+LIMIT :limit;
+
+-- name: lease
+UPDATE deliveries SET lease_owner = :owner, lease_expires = :expires
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- The deliveries just leased (their ids as a JSON array), oldest due first.
 -- name: claimed_details

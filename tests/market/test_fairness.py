@@ -1,0 +1,120 @@
+"""A setting whose endpoint hangs, with a backlog, on the real clock: the other settings'
+deliveries go out at once all the same, each attempt is logged when it went out, and stopping
+waits for one attempt's timeout, not for the whole backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tests.endpoints import OK, SILENT, Request, serve_endpoint
+from tests.market.harness import Options, run_market
+from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
+
+HANGS = 6.0  # the hanging endpoint's attempts time out after this (Market: 10 s)
+
+
+def answers_ping_then_hangs(request: Request) -> bytes:
+    return OK if request.json()["notificationType"] == "PING" else SILENT
+
+
+async def test_a_hanging_endpoints_backlog_leaves_room_for_the_other_settings(
+    tmp_path: Path,
+) -> None:
+    # Room for 96 attempts in flight; the hanging setting's 120 would take them all if claims
+    # went by age alone, and the healthy setting's 5 would wait for the first timeouts.
+    options = Options(
+        virtual=False, notification_timeout=HANGS, extra={"max_in_flight": 96, "poll_interval": 60}
+    )
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as hanging,
+        serve_endpoint(OK) as healthy,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002))
+        slow = (await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201))["id"]
+        fast = (
+            await market.subscribe(healthy.url, ["ORDER_CREATED"], {"campaignId": 1002}, expect=201)
+        )["id"]
+        backlog = [
+            sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
+            for i in range(120)
+        ]
+        await market.publish(*backlog)
+        later = [
+            sample("ORDER_CREATED", campaign_id=1002, orderId=SAMPLE_ID_BASE + 100 + i)
+            for i in range(5)
+        ]
+        await market.publish(*later)
+        delivered = await market.log_of(
+            5, seconds=HANGS / 2, type="ORDER_CREATED", subscription=fast
+        )
+        assert [entry["outcome"] for entry in delivered] == ["delivered"] * 5
+        # ...while every attempt to the hanging endpoint is still waiting for its answer.
+        assert await market.log(type="ORDER_CREATED", subscription=slow) == []
+        assert any(r.json()["notificationType"] == "ORDER_CREATED" for r in hanging.requests)
+
+
+async def test_attempts_are_logged_when_they_went_out_not_when_claimed(tmp_path: Path) -> None:
+    # The endpoint takes 8 requests at a time and times each out after a second: of 16
+    # claimed together, the second 8 go out a second after the first.
+    options = Options(virtual=False, notification_timeout=1.0, extra={"poll_interval": 60})
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as hanging,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business()
+        await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
+        await market.publish(
+            *(
+                sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
+                for i in range(16)
+            )
+        )
+        entries = await market.log_of(16, seconds=10, type="ORDER_CREATED")
+    times = sorted(datetime.fromisoformat(entry["at"]) for entry in entries)
+    assert len(times) == 16
+    assert times[8] - times[7] >= timedelta(seconds=0.9), times
+    arrivals = sorted(
+        r.received_at for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"
+    )
+    assert abs(times[8] - arrivals[-8]) < timedelta(seconds=0.5), (times, arrivals)
+
+
+async def test_stopping_waits_one_attempt_timeout_and_keeps_the_rest(tmp_path: Path) -> None:
+    # 64 claimed, 8 at a time to an endpoint that never answers within 1 s: waiting for all of
+    # them would take 8 s; stop gives the ones on the wire their second and leaves the rest.
+    options = Options(virtual=False, notification_timeout=1.0, extra={"poll_interval": 60})
+    async with serve_endpoint(answers_ping_then_hangs) as hanging:
+        async with contextlib.AsyncExitStack() as stack:
+            market = await stack.enter_async_context(run_market(tmp_path, options))
+            await market.business()
+            await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
+            await market.publish(
+                *(
+                    sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
+                    for i in range(64)
+                )
+            )
+            for _ in range(500):
+                if len(hanging.requests) > 8:  # the PING and the first attempts are out
+                    break
+                await asyncio.sleep(0.01)
+            started = time.monotonic()
+            await stack.aclose()
+            stopped_in = time.monotonic() - started
+        assert stopped_in < 4.0, stopped_in
+        hanging.answer(OK)
+        async with run_market(tmp_path, options) as market:
+            entries = await market.log(type="ORDER_CREATED")
+            failed = {e["deliveryId"] for e in entries if e["outcome"] == "failed"}
+            entries = await market.log_of(64, seconds=20, type="ORDER_CREATED")
+            delivered = {e["deliveryId"] for e in entries if e["outcome"] == "delivered"}
+    # Nothing was lost: what timed out before the stop waits for its retry (a minute on), the
+    # rest went out after the restart.
+    assert 8 <= len(failed) < 64
+    assert not failed & delivered
+    assert len(failed | delivered) == 64
