@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,24 +103,27 @@ async def _two_settings(path: Path, backlog: int, later: int) -> MarketStore:
 async def test_settings_take_turns_within_their_share(tmp_path: Path) -> None:
     store = await _two_settings(tmp_path / "m.db", backlog=30, later=3)
     now = T0 + timedelta(hours=1)
-    lease = {"wall": T0, "lease_until": T0 + timedelta(hours=1), "owner": "a"}
+
+    async def claim(limit: int, **share: Any) -> list[tuple[int, datetime]]:
+        taken = await store.claim_due(
+            now, wall=T0, lease_until=T0 + timedelta(hours=1), owner="a", limit=limit, **share
+        )
+        return [(c.subscription_id, c.run_at) for c in taken]
+
     try:
         # The backlog's setting has 2 in flight already: 2 more fill its share of 4; the later
         # setting is not behind it in the queue.
-        claimed = await store.claim_due(now, limit=10, per_setting=4, in_flight={1: 2}, **lease)
-        assert [(c.subscription_id, c.run_at) for c in claimed] == sorted(
+        assert await claim(10, per_setting=4, in_flight={1: 2}) == sorted(
             [(1, T0), (1, T0 + timedelta(seconds=1))]
             + [(2, T0 + timedelta(seconds=30 + i)) for i in range(3)],
             key=lambda pair: pair[1],
         )
         # The overall limit holds too, the setting waiting longest served first.
-        more = await store.claim_due(now, limit=3, per_setting=4, in_flight={}, **lease)
-        assert [(c.subscription_id, c.run_at) for c in more] == [
+        assert await claim(3, per_setting=4, in_flight={}) == [
             (1, T0 + timedelta(seconds=2 + i)) for i in range(3)
         ]
         # Without a share, one setting may take the whole limit.
-        rest = await store.claim_due(now, limit=100, **lease)
-        assert [c.subscription_id for c in rest] == [1] * 25
+        assert [setting for setting, _ in await claim(100)] == [1] * 25
     finally:
         await store.close()
 
