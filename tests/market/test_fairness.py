@@ -118,3 +118,30 @@ async def test_stopping_waits_one_attempt_timeout_and_keeps_the_rest(tmp_path: P
     assert 8 <= len(failed) < 64
     assert not failed & delivered
     assert len(failed | delivered) == 64
+
+
+async def test_a_ping_does_not_wait_behind_the_endpoints_backlog(tmp_path: Path) -> None:
+    # The endpoint's connections are all taken by attempts that hang; a setting saved for the
+    # same endpoint is verified at once, as Market does, not after the backlog.
+    options = Options(virtual=False, notification_timeout=HANGS, extra={"poll_interval": 60})
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as hanging,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002))
+        await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
+        await market.publish(
+            *(
+                sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
+                for i in range(40)
+            )
+        )
+        for _ in range(500):
+            if len(hanging.requests) > 8:  # the first PING and every connection's attempt
+                break
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await market.subscribe(hanging.url, ["ORDER_CREATED"], {"campaignId": 1002}, expect=201)
+        verified_in = time.monotonic() - started
+        assert await market.log(type="ORDER_CREATED") == []  # the backlog still hangs
+    assert verified_in < HANGS / 2, verified_in

@@ -72,9 +72,14 @@ class Engine:
         client: DeliveryClient,
         clock: Clock,
         config: EngineConfig | None = None,
+        *,
+        pinger: DeliveryClient | None = None,
     ) -> None:
+        """``pinger`` sends PINGs when given: a client of their own, so that a verification
+        does not wait for a place behind the endpoint's deliveries (Market checks at once)."""
         self.store = store
         self.client = client
+        self.pinger = pinger or client
         self.clock = clock
         self.config = config or EngineConfig()
         self._owner = secrets.token_hex(8)
@@ -125,7 +130,7 @@ class Engine:
             separators=(",", ":"),
         ).encode()
         target = notification_url(url, as_is=self.config.post_to_url_as_is)
-        return await self.client.post(target, body, timeout=self.config.ping_timeout)
+        return await self.pinger.post(target, body, timeout=self.config.ping_timeout)
 
     async def log_ping(self, subscription_id: int | None, attempt: Attempt) -> None:
         await self.store.log_ping(PingRecord(subscription_id, self.clock.now(), attempt))

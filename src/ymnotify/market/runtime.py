@@ -1,4 +1,4 @@
-"""Everything a running Market sandbox holds: store, clock, HTTP client, engine, service.
+"""Everything a running Market sandbox holds: store, clock, HTTP clients, engine, service.
 
 ``MarketRuntime.running()`` opens them in order and closes them in reverse; the API's lifespan
 uses it, and so can tests or a program embedding the sandbox.
@@ -59,7 +59,9 @@ class MarketRuntime:
                 clock = VirtualClock((await store.saved_clock()) or RealClock().now())
             client = DeliveryClient(config.client)
             stack.push_async_callback(client.aclose)
-            engine = Engine(store, client, clock, config.engine)
+            pinger = DeliveryClient(config.client)
+            stack.push_async_callback(pinger.aclose)
+            engine = Engine(store, client, clock, config.engine, pinger=pinger)
             service = MarketService(store, engine, config.market)
             if config.seed_dev_business:
                 await _seed_dev_business(service)
