@@ -240,7 +240,9 @@ async def test_clock(tmp_path: Path) -> None:
     # The virtual time survives a restart.
     async with run_market(tmp_path) as market:
         assert await market.now() == after
-    async with run_market(tmp_path, Options(virtual=False)) as market:
+    # The real clock on a file of its own (this one's virtual time is ahead: test_clock_kinds).
+    (tmp_path / "real").mkdir()
+    async with run_market(tmp_path / "real", Options(virtual=False)) as market:
         real = await market.call("GET", "/api/clock")
         assert real["virtual"] is False
         assert abs(datetime.fromisoformat(real["now"]) - datetime.now().astimezone()) < timedelta(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def serve_command(
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     try:  # the file's problems (another program's, in use) as one line, not a startup traceback
-        asyncio.run(_try_store(config.db_path))
+        asyncio.run(_try_store(config.db_path, virtual_clock=config.virtual_clock))
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     listener = server.Listener(host, port)
@@ -185,11 +185,12 @@ def serve_command(
         raise click.ClickException(str(exc)) from exc
 
 
-async def _try_store(path: Path) -> None:
+async def _try_store(path: Path, *, virtual_clock: bool) -> None:
+    from ymnotify.market.clock import starting_clock
     from ymnotify.market.store import MarketStore
 
-    async with MarketStore(path):
-        pass
+    async with MarketStore(path) as store:
+        starting_clock(virtual_clock, await store.saved_clock(), datetime.now(UTC), file=path)
 
 
 # -- talking to the API -------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ymnotify.delivery.client import ClientOptions, DeliveryClient
 from ymnotify.errors import NotFound, StoreUnavailable
-from ymnotify.market.clock import Clock, RealClock, VirtualClock
+from ymnotify.market.clock import RealClock, starting_clock
 from ymnotify.market.dev import DEV_BUSINESS_ID, DEV_CAMPAIGN_ID, DEV_USER
 from ymnotify.market.engine import Engine, EngineConfig
 from ymnotify.market.records import Business, User
@@ -54,9 +54,12 @@ class MarketRuntime:
             store = MarketStore(config.db_path)
             await store.open()
             stack.push_async_callback(store.close)
-            clock: Clock = RealClock()
-            if config.virtual_clock:
-                clock = VirtualClock((await store.saved_clock()) or RealClock().now())
+            saved = await store.saved_clock()
+            clock = starting_clock(
+                config.virtual_clock, saved, RealClock().now(), file=config.db_path
+            )
+            if not clock.virtual and saved is not None:
+                await store.forget_clock()  # from now on the file's time is the wall clock's
             client = DeliveryClient(config.client)
             stack.push_async_callback(client.aclose)
             pinger = DeliveryClient(config.client)

@@ -151,6 +151,10 @@ class MarketStore:
     async def save_clock(self, now: datetime) -> None:
         await self._write(lambda c: c.execute(SQL["put_clock"], {"now": utc_text(now)}))
 
+    async def forget_clock(self) -> None:
+        """The file is served on the real clock: no virtual time to come back to."""
+        await self._write(lambda c: c.execute(SQL["forget_clock"]))
+
     # -- cabinets ------------------------------------------------------------------------------
 
     async def create_business(self, business: Business) -> None:

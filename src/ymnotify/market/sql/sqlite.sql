@@ -184,6 +184,9 @@ SELECT now FROM clock WHERE id = 1;
 -- name: put_clock
 INSERT INTO clock (id, now) VALUES (1, :now) ON CONFLICT (id) DO UPDATE SET now = excluded.now;
 
+-- name: forget_clock
+DELETE FROM clock;
+
 -- Delivery attempts (PINGs have no delivery) by outcome, Market error class, and retry or not.
 -- name: attempt_tallies
 SELECT outcome, coalesce(error_type, '') AS error_type, attempt > 1 AS retry, count(*) AS n
