@@ -223,7 +223,30 @@ async def test_request_log(tmp_path: Path) -> None:
         assert len(await m.log(since=later.isoformat(), outcome="failed")) == 2
         assert len(await m.log(until=later.isoformat(), outcome="failed")) == 1
         assert len(await m.log(limit=1)) == 1
-        for params in ({"outcome": "nope"}, {"since": "yesterday"}, {"limit": "0"}):
+        # Page by page, each starting after the last one's last entry, gives the whole log.
+        pages, before = [], None
+        for _ in range(len(everything) + 1):
+            page = await m.call(
+                "GET", "/api/log", limit=2, **({"before": before} if before else {})
+            )
+            pages.extend(page["entries"])
+            before = page["nextBefore"]
+            if before is None:
+                break
+            assert before == page["entries"][-1]["id"]
+        assert pages == everything
+        filtered = await m.call("GET", "/api/log", outcome="failed", limit=2)
+        rest = await m.call("GET", "/api/log", outcome="failed", before=filtered["nextBefore"])
+        assert filtered["entries"] + rest["entries"] == failed
+        assert rest["nextBefore"] is None
+        assert (await m.call("GET", "/api/log", before=10**9))["entries"] == []  # no such entry
+        for params in (
+            {"outcome": "nope"},
+            {"since": "yesterday"},
+            {"limit": "0"},
+            {"before": "x"},
+            {"before": str(2**64)},
+        ):
             await m.call("GET", "/api/log", expect=400, **params)
 
 

@@ -72,6 +72,10 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         assert from_env.returncode == 0, from_env.stderr
         ok("clock", "advance", "1h")
         newest = json.loads(ok("log", "--json", "--limit", "1"))["entries"][0]
+        paged = run_cli(["market", "log", "--limit", "1"], env=env)
+        assert f"add --before {newest['id']}" in paged.stderr
+        older = json.loads(ok("log", "--json", "--limit", "1", "--before", str(newest["id"])))
+        assert older["entries"][0]["id"] != newest["id"]
         assert {k: json.loads(newest["requestBody"])[k] for k in ("orderId", "note")} == {
             "orderId": 4243,
             "note": "a,b",

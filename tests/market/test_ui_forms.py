@@ -189,6 +189,15 @@ async def test_a_log_page_cut_off_says_so(tmp_path: Path) -> None:
         assert len(await market.log_of(2, seconds=10, type="ORDER_CREATED")) == 2
         cut = (await market.api.get("/ui/log", params={"limit": "1", "type": "ORDER_CREATED"})).text
         whole = (await market.api.get("/ui/log", params={"type": "ORDER_CREATED"})).text
+        newest = (await market.log(type="ORDER_CREATED"))[0]["id"]
+        older = (await market.api.get(f"/ui/log?type=ORDER_CREATED&limit=1&before={newest}")).text
     assert "Only the newest 1 are shown" in cut
     assert 'href="/ui/log?type=ORDER_CREATED&amp;limit=1000"' in cut
+    assert f'href="/ui/log?limit=1&amp;type=ORDER_CREATED&amp;before={newest}"' in cut
     assert "Only the newest" not in whole
+    # The older page: the first order's attempt, the way back, and nothing older.
+    bodies = older.replace("&#34;", '"').replace("&quot;", '"')
+    assert '"orderId":1,' in bodies
+    assert '"orderId":2,' not in bodies
+    assert 'href="/ui/log?type=ORDER_CREATED&amp;limit=1">Back to the newest' in older
+    assert "older attempts match too" not in older

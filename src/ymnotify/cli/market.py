@@ -639,6 +639,13 @@ def trigger_command(
 @market_option("--until", metavar="TIME", help="Before this RFC 3339 time (Market time).")
 @market_option("-q", "--text", "text", metavar="TEXT", help="Text in bodies, URL, traceparent.")
 @market_option(
+    "--before",
+    "before_id",
+    type=click.IntRange(1),
+    metavar="ID",
+    help="Only attempts older than log entry ID (the next page; the listing ends with its hint).",
+)
+@market_option(
     "--limit",
     default=50,
     show_default=True,
@@ -655,6 +662,7 @@ def log_command(
     since: str | None,
     until: str | None,
     text: str | None,
+    before_id: int | None,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -668,6 +676,7 @@ def log_command(
         since=since,
         until=until,
         q=text,
+        before=before_id,
         limit=limit,
     )
     if as_json:
@@ -686,6 +695,8 @@ def log_command(
             f"{entry['at']:<27} {entry['subscriptionId'] or '-':>4} "
             f"{entry['notificationType']:<30} {status:>6} {entry['latencyMs']:>7.1f}  {result}"
         )
+    if document["nextBefore"] is not None:
+        click.echo(f"older attempts match too: add --before {document['nextBefore']}", err=True)
 
 
 @market.group("clock", invoke_without_command=True)

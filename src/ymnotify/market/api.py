@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -141,8 +142,15 @@ async def publish(request: Request, service: MarketService) -> Response:
 
 async def request_log(request: Request, service: MarketService) -> Response:
     query = _log_filter(request.query_params)
-    entries = await service.log(query)
-    return _json({"entries": [documents.log_document(e) for e in entries]})
+    entries = await service.log(replace(query, limit=query.limit + 1))
+    page = entries[: query.limit]
+    more = len(entries) > query.limit
+    return _json(
+        {
+            "entries": [documents.log_document(e) for e in page],
+            "nextBefore": page[-1].id if more else None,
+        }
+    )
 
 
 async def clock(request: Request, service: MarketService) -> Response:
@@ -200,6 +208,7 @@ def _log_filter(params: Any) -> LogFilter:
         since=moment("since"),
         until=moment("until"),
         text=params.get("q") or None,
+        before_id=integer("before"),
         limit=limit,
     )
 

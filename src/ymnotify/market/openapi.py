@@ -373,10 +373,15 @@ def document() -> dict[str, Any]:
                             {
                                 "type": "object",
                                 "properties": {
-                                    "entries": {"type": "array", "items": _ref("LogEntry")}
+                                    "entries": {"type": "array", "items": _ref("LogEntry")},
+                                    "nextBefore": {
+                                        "type": ["integer", "null"],
+                                        "description": "pass as before for the next (older)"
+                                        " page; null on the last",
+                                    },
                                 },
                             },
-                            "entries",
+                            "entries, and where the next page starts",
                         ),
                         **_errors(400),
                     },
@@ -387,6 +392,7 @@ def document() -> dict[str, Any]:
                         _query("since", _TIME, "at or after (Market time)"),
                         _query("until", _TIME, "before (Market time)"),
                         _query("q", {"type": "string"}, "text in bodies, URL, traceparent, detail"),
+                        _query("before", {"type": "integer"}, "only entries after this id's"),
                         _query("limit", {"type": "integer", "default": 100}, "at most this many"),
                     ],
                 )

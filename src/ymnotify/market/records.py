@@ -110,6 +110,7 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
     text: str | None = None  # in the request body, response body, traceparent, URL or detail
+    before_id: int | None = None  # only entries listed after this one (older): the next page
     limit: int = 100
 
 

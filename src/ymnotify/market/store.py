@@ -652,6 +652,11 @@ def _log_sql(query: LogFilter) -> tuple[str, dict[str, Any]]:
             " OR instr(coalesce(detail, ''), :text) > 0)"
         )
         params["text"] = query.text
+    if query.before_id is not None:
+        # The listing's order is (at, id), not id: an attempt is logged when it finishes but
+        # timed when it went out. An id that names no entry leaves nothing before it.
+        clauses.append("(at, id) < (SELECT at, id FROM request_log WHERE id = :before_id)")
+        params["before_id"] = query.before_id
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     return f"SELECT * FROM request_log {where} ORDER BY at DESC, id DESC LIMIT :limit", params
 

@@ -295,12 +295,18 @@ class MarketUi:
         cut_off = len(entries) > query.limit
         entries = entries[: query.limit]
         sample = await service.log(replace(query, limit=CHART_SAMPLE))
+        # Links keep the filters; "older" starts after the last entry shown, "newest" drops that.
+        filters = [
+            (k, v) for k, v in params.multi_items() if k not in ("before", "message", "error")
+        ]
+        older = urlencode([*filters, ("before", str(entries[-1].id))]) if cut_off else ""
+        newest = urlencode(filters) if query.before_id is not None else None
         larger = ""
         if cut_off and query.limit < LOG_MAX:
-            kept = [
+            unsized = [
                 (k, v) for k, v in params.multi_items() if k not in ("limit", "message", "error")
             ]
-            larger = urlencode([*kept, ("limit", str(LOG_MAX))])
+            larger = urlencode([*unsized, ("limit", str(LOG_MAX))])
         subscriptions = await service.subscriptions(None)
         return await self._page(
             "market_log.html",
@@ -308,6 +314,8 @@ class MarketUi:
             service,
             entries=entries,
             cut_off=cut_off,
+            older=older,
+            newest=newest,
             larger=larger,
             chart=charts.rate_bars(_rates(sample)) if sample else "",
             sampled=len(sample),
@@ -395,6 +403,7 @@ def _log_filter(params: Any) -> LogFilter:
         since=utc_moment("since", text("since")),
         until=utc_moment("until", text("until")),
         text=text("q"),
+        before_id=bounded_integer("before", text("before"), 1, None),
         limit=bounded_integer("limit", text("limit"), 1, LOG_MAX) or LOG_PAGE,
     )
 
