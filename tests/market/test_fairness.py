@@ -107,6 +107,7 @@ async def test_stopping_waits_one_attempt_timeout_and_keeps_the_rest(tmp_path: P
             await stack.aclose()
             stopped_in = time.monotonic() - started
         assert stopped_in < 4.0, stopped_in
+        received = [r for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"]
         hanging.answer(OK)
         async with run_market(tmp_path, options) as market:
             entries = await market.log(type="ORDER_CREATED")
@@ -116,6 +117,7 @@ async def test_stopping_waits_one_attempt_timeout_and_keeps_the_rest(tmp_path: P
     # Nothing was lost: what timed out before the stop waits for its retry (a minute on), the
     # rest went out after the restart.
     assert 8 <= len(failed) < 64
+    assert len(received) == len(failed)  # nothing went out at the stop that was not logged
     assert not failed & delivered
     assert len(failed | delivered) == 64
 
@@ -145,3 +147,45 @@ async def test_a_ping_does_not_wait_behind_the_endpoints_backlog(tmp_path: Path)
         verified_in = time.monotonic() - started
         assert await market.log(type="ORDER_CREATED") == []  # the backlog still hangs
     assert verified_in < HANGS / 2, verified_in
+
+
+async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none(
+    tmp_path: Path,
+) -> None:
+    # Two hanging settings take all 16 places (8 each); a third setting's events get the first
+    # places freed, not the two older backlogs, and at once, not at the next poll.
+    hangs = 2.0
+    options = Options(
+        virtual=False,
+        notification_timeout=hangs,
+        extra={"max_in_flight": 16, "max_per_setting": 8, "poll_interval": 60},
+    )
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as first,
+        serve_endpoint(answers_ping_then_hangs) as second,
+        serve_endpoint(OK) as healthy,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002, 1003))
+        for endpoint, campaign in ((first, 1001), (second, 1002), (healthy, 1003)):
+            scope = {"campaignId": campaign}
+            await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
+        for campaign in (1001, 1002):
+            await market.publish(
+                *(sample("ORDER_CREATED", campaign_id=campaign, orderId=campaign * 100 + i)
+                  for i in range(24))
+            )  # fmt: skip
+        await market.publish(
+            *(
+                sample("ORDER_CREATED", campaign_id=1003, orderId=SAMPLE_ID_BASE + i)
+                for i in range(3)
+            )
+        )
+        started = time.monotonic()
+        delivered = await market.log_of(
+            3, seconds=2 * hangs, type="ORDER_CREATED", outcome="delivered"
+        )
+        waited = time.monotonic() - started
+        timed_out = await market.log(type="ORDER_CREATED", outcome="failed")
+    assert len(delivered) == 3, (waited, len(timed_out))
+    assert len(timed_out) < 48  # the two backlogs were still waiting

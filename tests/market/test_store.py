@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from ymnotify.clock import utc_text
+from ymnotify.delivery.client import Attempt
+from ymnotify.delivery.outcome import classify_response
 from ymnotify.errors import NotFound, StoreUnavailable
 from ymnotify.market import rules
-from ymnotify.market.records import Business, NewSubscription, User
+from ymnotify.market.records import Business, Claimed, NewSubscription, User
 from ymnotify.market.store import SQL, MarketStore
 from ymnotify.store import queries
 
@@ -45,7 +47,8 @@ async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
         for name, index in [
             ("settings_with_due", "deliveries_due_by_subscription"),
             ("due_of_subscription", "deliveries_due_by_subscription"),
-            ("next_run_at", "deliveries_due"),
+            ("due_now", "deliveries_due"),
+            ("next_run_after", "deliveries_due"),
         ]:
             explained = connection.execute("EXPLAIN QUERY PLAN " + SQL[name], params).fetchall()
             plan = " ".join(row[3] for row in explained)
@@ -70,13 +73,15 @@ async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
             limit=100,
         )
         assert again == []  # leased: nobody takes them twice
-        assert await store.next_run_at() == T0 + timedelta(seconds=10)
+        moments = await store.next_moments(T0 + timedelta(seconds=9))
+        assert not moments.due  # all ten are taken
+        assert moments.next_run_at == T0 + timedelta(seconds=10)
     finally:
         await store.close()
     # A new process releases the previous one's leases.
     reopened = MarketStore(tmp_path / "m.db")
     async with reopened:
-        assert await reopened.next_run_at() == T0
+        assert (await reopened.next_moments(T0)).due
         taken = await reopened.claim_due(
             T0 + timedelta(seconds=9), wall=T0, lease_until=T0, owner="c", limit=100
         )
@@ -128,6 +133,24 @@ async def test_settings_take_turns_within_their_share(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_a_freed_place_goes_to_the_setting_with_fewest_in_flight(tmp_path: Path) -> None:
+    store = await _two_settings(tmp_path / "m.db", backlog=30, later=3)
+    try:
+        taken = await store.claim_due(
+            T0 + timedelta(hours=1),
+            wall=T0,
+            lease_until=T0 + timedelta(hours=1),
+            owner="a",
+            limit=1,
+            per_setting=64,
+            in_flight={1: 63},
+        )
+        # Not the older backlog's next one (T0): the setting with nothing in flight.
+        assert [(c.subscription_id, c.run_at) for c in taken] == [(2, T0 + timedelta(seconds=30))]
+    finally:
+        await store.close()
+
+
 async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     for _ in range(2):
@@ -168,3 +191,98 @@ async def test_one_process_per_file(tmp_path: Path) -> None:
         await first.close()
     async with MarketStore(path):  # free again once the first is closed
         pass
+
+
+def _next_runs(path: Path) -> list[tuple[int, str | None, str | None]]:
+    """Each setting's kept next_run_at beside the earliest pending delivery's time."""
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(
+            "SELECT s.id, s.next_run_at, (SELECT min(run_at) FROM deliveries AS d"
+            " WHERE d.state = 'pending' AND d.subscription_id = s.id) FROM subscriptions AS s"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
+def _attempt(verdict_status: int) -> Attempt:
+    outcome = classify_response(
+        verdict_status,
+        "application/json",
+        b'{"version":"1","name":"s","time":"2026-06-01T00:00:00Z"}',
+    )
+    return Attempt("https://a.example/notification", "tp", b"{}", T0, 0.01, outcome, verdict_status)
+
+
+async def test_each_settings_next_run_is_never_later_than_its_deliveries(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = await _two_settings(path, backlog=4, later=2)
+
+    async def claim(at: datetime) -> list[Claimed]:
+        return await store.claim_due(
+            at, wall=at, lease_until=at + timedelta(minutes=10), owner="a", limit=100
+        )
+
+    def never_later() -> None:
+        for setting, kept, earliest in _next_runs(path):
+            if earliest is not None:
+                assert kept is not None, setting
+                assert kept <= earliest, setting
+
+    try:
+        runs = _next_runs(path)
+        assert [kept for _, kept, _ in runs] == [utc_text(T0), utc_text(T0 + timedelta(seconds=4))]
+        one_hour = T0 + timedelta(hours=1)
+        claimed = await claim(one_hour)
+        by_setting = {c.subscription_id: c for c in reversed(claimed)}  # each one's oldest
+        for item in claimed:
+            # Setting 1's all delivered; setting 2's first fails (a retry a minute on), its
+            # second is cancelled.
+            if item.subscription_id == 1:
+                await store.finish_attempt(item, _attempt(200), one_hour)
+            elif item is by_setting[2]:
+                await store.finish_attempt(item, _attempt(500), one_hour)
+            else:
+                await store.cancel_delivery(item.delivery_id, "disabled", one_hour)
+        never_later()
+        # Nothing is due until the retry: a claim finds nothing and moves each setting on.
+        assert await claim(one_hour + timedelta(seconds=1)) == []
+        runs = _next_runs(path)
+        assert [(kept, earliest) for _, kept, earliest in runs] == [
+            (None, None),
+            (utc_text(one_hour + timedelta(minutes=1)),) * 2,
+        ]
+        # A setting's earlier delivery moves it back.
+        await store.publish(
+            [("ORDER_CREATED", b"{}", {"notificationType": "ORDER_CREATED", "campaignId": 1002})],
+            one_hour + timedelta(seconds=2),
+        )
+        assert _next_runs(path)[1][1] == utc_text(one_hour + timedelta(seconds=2))
+        await store.remove_subscription(2, one_hour + timedelta(seconds=3))
+        never_later()
+        assert await claim(one_hour + timedelta(minutes=5)) == []
+        assert [(kept, earliest) for _, kept, earliest in _next_runs(path)] == [(None, None)] * 2
+    finally:
+        await store.close()
+
+
+async def test_an_older_file_gets_its_settings_next_runs(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store = await _two_settings(path, backlog=3, later=1)
+    await store.close()
+    connection = sqlite3.connect(path)  # back to version 1, as files written before it
+    for statement in (
+        "DROP TRIGGER next_run_after_insert",
+        "DROP TRIGGER next_run_after_retry",
+        "DROP INDEX subscriptions_by_next_run",
+        "DROP INDEX deliveries_due_by_subscription",
+        "ALTER TABLE subscriptions DROP COLUMN next_run_at",
+        "PRAGMA user_version = 1",
+    ):
+        connection.execute(statement)
+    connection.commit()
+    connection.close()
+    async with MarketStore(path):
+        pass
+    runs = _next_runs(path)
+    assert [kept for _, kept, _ in runs] == [utc_text(T0), utc_text(T0 + timedelta(seconds=3))]

@@ -15,7 +15,8 @@ Built on aiohttp's client: its connector takes the checked resolver and socket f
 from the environment never used: each attempt is one plain exchange, as Market's.
 
 Every call returns an ``Attempt``: what was sent, what came back, how long it took, and Market's
-verdict on it (``outcome``). Network errors never escape ``post``.
+verdict on it (``outcome``). Network errors never escape ``post``; after ``stop_sending`` a post
+still waiting for its turn raises ``SendingStopped`` instead of going out.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ymnotify.delivery.outcome import (
     classify_failure,
     classify_response,
 )
-from ymnotify.errors import ConfigError
+from ymnotify.errors import ConfigError, YmnotifyError
 from ymnotify.protocol.responses import JSON_CONTENT_TYPE
 
 NOTIFICATION_TIMEOUT = 10.0  # Market's timeout for ordinary notifications
@@ -52,6 +53,11 @@ MAX_RESPONSE_BODY = 1024 * 1024  # a 200 body is ~100 bytes; reading stops past 
 # Receivers close idle connections after some seconds (uvicorn: 5–15 s); dropping ours first
 # avoids posting on a connection the server is closing at that instant.
 KEEPALIVE_EXPIRY = 4.0
+
+
+class SendingStopped(YmnotifyError):
+    """The client stopped sending (``stop_sending``) before this request's turn came: nothing
+    was sent."""
 
 
 def new_traceparent() -> str:
@@ -133,6 +139,13 @@ class DeliveryClient:
         self._overall = asyncio.Semaphore(self.options.max_connections)
         self._per_endpoint: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
         self._targets: dict[str, yarl.URL | str] = {}
+        self._sending = True
+
+    def stop_sending(self) -> None:
+        """Let no further request out: those on the wire finish, those still waiting for a
+        connection raise ``SendingStopped`` when their turn comes (at a stop, so that nothing
+        goes out that its caller may not live to record)."""
+        self._sending = False
 
     async def __aenter__(self) -> DeliveryClient:
         return self
@@ -194,6 +207,8 @@ class DeliveryClient:
         # The endpoint's place first: waiting behind its own backlog must not hold one of the
         # places every other endpoint shares (a slow endpoint then starved all the others).
         async with semaphore, self._overall:
+            if not self._sending:
+                raise SendingStopped(f"not sent to {url}: sending has stopped")
             return await self._exchange(url, target, request_headers, body, traceparent, timeout)
 
     def _target(self, url: str) -> yarl.URL | str:

@@ -28,6 +28,7 @@ from ymnotify.delivery.client import (
     PING_TIMEOUT,
     Attempt,
     DeliveryClient,
+    SendingStopped,
 )
 from ymnotify.delivery.targets import notification_url
 from ymnotify.errors import YmnotifyError
@@ -88,6 +89,8 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], int] = {}  # attempt → its setting's id
         self._in_flight_by_setting: Counter[int] = Counter()
+        self._short_of_room = False  # the last claim filled every free place
+        self._not_sent = 0  # attempts held back at a stop
         self._settle_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -98,23 +101,24 @@ class Engine:
         self._loop_task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
-        """Stop taking work; give the attempts in flight the time one may take, then drop the
-        rest (those still waiting for a connection behind a slow endpoint): their deliveries
-        stay leased and go out after the next start, which gives the leases back."""
+        """Stop taking work and sending: the attempts on the wire get the time one may take,
+        those still waiting for a connection behind a slow endpoint are not sent. Their
+        deliveries stay leased and go out after the next start, which gives the leases back."""
         self._stopping.set()
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
             self._loop_task = None
+        self.client.stop_sending()
         if self._in_flight:
             grace = self.config.notification_timeout + STOP_MARGIN
             _, left = await asyncio.wait(self._in_flight, timeout=grace)
             for task in left:
                 task.cancel()
             await asyncio.gather(*left, return_exceptions=True)
-            if left:
+            if held := self._not_sent + len(left):
                 logger.info(
-                    "%d deliveries left unfinished at stop; they go out after a restart", len(left)
+                    "%d deliveries not sent at stop; they go out after the next start", held
                 )
 
     def wake(self) -> None:
@@ -150,6 +154,9 @@ class Engine:
             raise ValueError("the clock cannot go back")
         async with self._settle_lock:
             target = clock.now() + timedelta(seconds=seconds)
+            # Saved first: the work below writes times up to the target, and a file must never
+            # hold times ahead of its saved clock (``starting_clock``), even if this is cut short.
+            await self.store.save_clock(target)
             await self._settle_now()
             for _ in range(MAX_ADVANCE_STEPS):
                 due = await self._next_due()
@@ -177,7 +184,7 @@ class Engine:
             if claimed:
                 await asyncio.gather(*(self._attempt(item) for item in claimed))
                 continue
-            deadline = await self.store.next_deadline()
+            deadline = (await self.store.next_moments(now)).deadline
             if deadline is not None and deadline <= now:
                 await self._disable_failing(now)
                 continue
@@ -185,7 +192,9 @@ class Engine:
         raise YmnotifyError(f"work at {self.clock.now()} did not settle")
 
     async def _next_due(self) -> datetime | None:
-        return min((t for t in await self.store.next_moments() if t), default=None)
+        """After a settle nothing is due at the clock's time: the next moment something is."""
+        now = self.clock.now()
+        return (await self.store.next_moments(now)).next_after(now)
 
     async def _virtual_loop(self) -> None:
         while not self._stopping.is_set():
@@ -219,33 +228,33 @@ class Engine:
 
     def _attempt_finished(self, task: asyncio.Task[None]) -> None:
         """A place is free: the loop claims again once half the setting's share is free, or at
-        once if every place was taken (other settings may be waiting for one)."""
+        once if the last claim had less room than work (other settings may be waiting)."""
         setting = self._in_flight.pop(task)
         self._in_flight_by_setting[setting] -= 1
         left = self._in_flight_by_setting[setting]
         if left == 0:
             del self._in_flight_by_setting[setting]
-        was_full = len(self._in_flight) == self.config.max_in_flight - 1
-        if was_full or left <= self.config.max_per_setting // 2:
+        if self._short_of_room or left <= self.config.max_per_setting // 2:
             self._wake.set()
 
     async def _pump(self) -> float:
         """Start what is due, apply the 14-day rule; return how long to wait at most."""
         now = self.clock.now()
+        moments = await self.store.next_moments(now)  # a claim changes none of what is after now
         room = self.config.max_in_flight - len(self._in_flight)
-        run_at = await self.store.next_run_at()
-        if room > 0 and run_at is not None and run_at <= now:
+        self._short_of_room = moments.due and room <= 0
+        if moments.due and room > 0:
             claimed = await self._claim(now, room, self._in_flight_by_setting)
             for item in claimed:
                 self._attempt_started(asyncio.create_task(self._attempt_logged(item)), item)
-        run_at, deadline = await self.store.next_moments()
-        if deadline is not None and deadline <= now:
+            self._short_of_room = len(claimed) == room  # there may be more than there was room for
+        if moments.deadline is not None and moments.deadline <= now:
             await self._disable_failing(now)
-            run_at, deadline = await self.store.next_moments()
-        upcoming = [t for t in (run_at, deadline) if t and t > now]
+            moments = await self.store.next_moments(now)
+        upcoming = moments.next_after(now)
         pause = self.config.poll_interval
-        if upcoming:
-            pause = min(pause, (min(upcoming) - now).total_seconds())
+        if upcoming is not None:
+            pause = min(pause, (upcoming - now).total_seconds())
         return max(pause, 0.0)
 
     # -- one attempt ---------------------------------------------------------------------------
@@ -267,6 +276,8 @@ class Engine:
     async def _attempt_logged(self, claimed: Claimed) -> None:
         try:
             await self._attempt(claimed)
+        except SendingStopped:
+            self._not_sent += 1  # at a stop, before it went out: its lease keeps it for later
         except YmnotifyError:
             # The lease stays: the delivery is taken again when it expires (at least once).
             logger.exception("delivery %s: the attempt could not be recorded", claimed.delivery_id)

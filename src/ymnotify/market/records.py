@@ -68,6 +68,19 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class Moments:
+    """What the delivery engine waits for, read at one moment ``now``."""
+
+    due: bool  # a delivery not taken is due at ``now``
+    next_run_at: datetime | None  # the earliest not taken that falls due after ``now``
+    deadline: datetime | None  # the earliest moment the 14-day rule disables a setting
+
+    def next_after(self, now: datetime) -> datetime | None:
+        """The next moment after ``now`` when something falls due, if any."""
+        return min((t for t in (self.next_run_at, self.deadline) if t and t > now), default=None)
+
+
+@dataclass(frozen=True, slots=True)
 class Published:
     """One published event and the deliveries it created (possibly none, with the reason)."""
 

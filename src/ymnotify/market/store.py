@@ -32,6 +32,7 @@ from ymnotify.market.records import (
     Claimed,
     LogEntry,
     LogFilter,
+    Moments,
     NewSubscription,
     Published,
     Subscription,
@@ -348,7 +349,15 @@ class MarketStore:
 
         def claim(c: sqlite3.Connection) -> list[Claimed]:
             ids: list[int] = []
-            for (subscription_id,) in c.execute(SQL["settings_with_due"], times).fetchall():
+            visited = c.execute(SQL["settings_with_due"], times).fetchall()
+            due = [row["id"] for row in visited if row["oldest"] and row["oldest"] <= times["now"]]
+            for row in visited:
+                if not row["oldest"] or row["oldest"] > times["now"]:
+                    c.execute(SQL["refresh_next_run"], {"id": row["id"]})
+            # The fewest in flight first, the longest waiting among equals (a stable sort of
+            # the query's order): when every place is taken and one frees up, it goes to a
+            # setting that has none rather than back to a backlog that is merely older.
+            for subscription_id in sorted(due, key=lambda setting: busy.get(setting, 0)):
                 room = min(cap - busy.get(subscription_id, 0), limit - len(ids))
                 if room <= 0:
                     continue
@@ -374,24 +383,20 @@ class MarketStore:
 
         return await self._write(claim)
 
-    async def next_run_at(self) -> datetime | None:
-        """The earliest attempt due among deliveries not taken by a worker."""
-        return (await self.next_moments())[0]
+    async def next_moments(self, now: datetime) -> Moments:
+        """Whether a delivery is due at ``now``, the next one after it and the next 14-day
+        deadline, in one read (the engine asks before every claim)."""
+        params = {"now": utc_text(now)}
 
-    async def next_deadline(self) -> datetime | None:
-        """The earliest moment the 14-day rule disables a setting, if any clock runs."""
-        return (await self.next_moments())[1]
-
-    async def next_moments(self) -> tuple[datetime | None, datetime | None]:
-        """``next_run_at`` and ``next_deadline`` in one read (the engine asks after every
-        claim)."""
-
-        def fetch(c: sqlite3.Connection) -> tuple[datetime | None, datetime | None]:
-            run_at = c.execute(SQL["next_run_at"]).fetchone()["at"]
+        def fetch(c: sqlite3.Connection) -> Moments:
+            after = c.execute(SQL["next_run_after"], params).fetchone()["at"]
             failing = c.execute(SQL["oldest_failing_since"]).fetchone()["at"]
-            return (
-                None if run_at is None else parse_utc_text(run_at),
-                None if failing is None else schedule.disable_deadline(parse_utc_text(failing)),
+            return Moments(
+                due=c.execute(SQL["due_now"], params).fetchone() is not None,
+                next_run_at=None if after is None else parse_utc_text(after),
+                deadline=None
+                if failing is None
+                else schedule.disable_deadline(parse_utc_text(failing)),
             )
 
         return await self._read(fetch)

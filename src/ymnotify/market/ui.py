@@ -294,7 +294,7 @@ class MarketUi:
         entries = await service.log(replace(query, limit=query.limit + 1))
         cut_off = len(entries) > query.limit
         entries = entries[: query.limit]
-        sample = await service.log(replace(query, limit=CHART_SAMPLE))
+        sample = await service.log(replace(query, before_id=None, limit=CHART_SAMPLE))
         # Links keep the filters; "older" starts after the last entry shown, "newest" drops that.
         filters = [
             (k, v) for k, v in params.multi_items() if k not in ("before", "message", "error")

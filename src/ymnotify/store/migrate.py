@@ -86,6 +86,19 @@ def migrate_sqlite(
 
 
 def _statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; split on ';' instead (no ';' inside SQL text).
+    """The script's statements, one by one: executescript() would commit our transaction.
+
+    Split at each ';' that ends a statement as SQLite reads it (a trigger's body holds several;
+    no ';' inside SQL text)."""
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n\t;"):
+        statements.append(pending.strip())
+    return statements

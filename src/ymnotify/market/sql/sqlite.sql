@@ -85,31 +85,27 @@ INSERT INTO deliveries (event_id, subscription_id, state, run_at, created_at)
 VALUES (:event_id, :subscription_id, 'pending', :run_at, :run_at)
 RETURNING id;
 
--- Each setting with a delivery due and not leased, the one waiting longest first. It visits
--- only the settings with deliveries pending (settings whose endpoint answers have none): one
--- seek per setting through deliveries_due_by_subscription (named: the planner would walk
--- deliveries_by_subscription over every delivered row), then each one's oldest not leased.
--- The cost follows those settings, not the deliveries waiting. Materialized: else the probe
--- runs twice, in SELECT and in WHERE.
+-- The settings whose next_run_at has come, each with its oldest delivery due or not that is not
+-- leased (NULL: none), the longest waiting first. Materialized: else the probe runs twice.
 -- name: settings_with_due
-WITH RECURSIVE pending(id) AS (
-    SELECT min(subscription_id) FROM deliveries INDEXED BY deliveries_due_by_subscription
-    WHERE state = 'pending'
-    UNION ALL
-    SELECT (SELECT min(subscription_id) FROM deliveries INDEXED BY deliveries_due_by_subscription
-            WHERE state = 'pending' AND subscription_id > pending.id)
-    FROM pending WHERE pending.id IS NOT NULL
-),
-waiting AS MATERIALIZED (
-    SELECT p.id AS id,
+WITH waiting AS MATERIALIZED (
+    SELECT s.id AS id,
            (SELECT d.run_at FROM deliveries AS d
-            WHERE d.state = 'pending' AND d.subscription_id = p.id
+            WHERE d.state = 'pending' AND d.subscription_id = s.id
               AND (d.lease_expires IS NULL OR d.lease_expires < :wall)
             ORDER BY d.run_at, d.id LIMIT 1) AS oldest
-    FROM pending AS p
-    WHERE p.id IS NOT NULL
+    FROM subscriptions AS s INDEXED BY subscriptions_by_next_run
+    WHERE s.next_run_at <= :now
 )
-SELECT id FROM waiting WHERE oldest <= :now ORDER BY oldest, id;
+SELECT id, oldest FROM waiting ORDER BY oldest, id;
+
+-- A setting found with nothing due: its next_run_at moves on to its earliest pending delivery.
+-- name: refresh_next_run
+UPDATE subscriptions SET next_run_at = (
+    SELECT min(run_at) FROM deliveries INDEXED BY deliveries_due_by_subscription
+    WHERE state = 'pending' AND subscription_id = :id
+)
+WHERE id = :id;
 
 -- name: due_of_subscription
 SELECT id FROM deliveries
@@ -168,8 +164,16 @@ SELECT * FROM subscriptions
 WHERE failing_since IS NOT NULL AND failing_since <= :cutoff AND removed_at IS NULL
 ORDER BY failing_since, id;
 
--- name: next_run_at
-SELECT min(run_at) AS at FROM deliveries WHERE state = 'pending' AND lease_owner IS NULL;
+-- Both walk deliveries_due in time order from :now or from the start; the leased deliveries they
+-- step over are the ones in flight.
+-- name: due_now
+SELECT 1 FROM deliveries
+WHERE state = 'pending' AND lease_owner IS NULL AND run_at <= :now
+LIMIT 1;
+
+-- name: next_run_after
+SELECT min(run_at) AS at FROM deliveries
+WHERE state = 'pending' AND lease_owner IS NULL AND run_at > :now;
 
 -- name: oldest_failing_since
 SELECT min(failing_since) AS at FROM subscriptions
