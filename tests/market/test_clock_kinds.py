@@ -5,16 +5,20 @@ time."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.endpoints import OK, serve_endpoint
 from tests.market.harness import Options, run_market
+from tests.market.test_fairness import answers_ping_then_hangs
 from tests.processes import run_cli
 from ymnotify.market.clock import ClockMismatch, RealClock, VirtualClock, starting_clock
 from ymnotify.market.runtime import MarketConfig, MarketRuntime
 from ymnotify.market.store import MarketStore
+from ymnotify.protocol.samples import sample
 
 WALL = datetime(2026, 11, 29, 12, tzinfo=UTC)
 FILE = Path("m.db")
@@ -68,3 +72,29 @@ def test_market_serve_says_so_in_one_line(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1, done.stderr
     assert "ahead of the wall clock" in done.stderr
     assert "--clock virtual" in done.stderr
+
+
+async def test_an_advance_saves_its_target_before_running_the_work(tmp_path: Path) -> None:
+    # The work of an advance writes times up to its target; cut short (a crash), the file must
+    # still not hold times ahead of its saved clock, or a real-clock start would take it.
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as endpoint,
+        run_market(tmp_path, Options(notification_timeout=2.0)) as market,
+    ):
+        await market.business()
+        await market.subscribe(endpoint.url, ["ORDER_CREATED"], expect=201)
+        start = await market.now()
+        advancing = asyncio.create_task(market.advance(timedelta(hours=1)))
+        await market.publish(sample("ORDER_CREATED", campaign_id=1001))
+        for _ in range(500):
+            if len(endpoint.requests) > 1:  # the PING, then the attempt hanging in the advance
+                break
+            await asyncio.sleep(0.01)
+        connection = sqlite3.connect(tmp_path / "market.db")
+        saved = connection.execute("SELECT now FROM clock").fetchone()
+        connection.close()
+        assert not advancing.done()
+        endpoint.answer(OK)  # the retry a minute on is delivered, and the advance ends
+        await advancing
+    assert saved is not None
+    assert datetime.fromisoformat(saved[0]) == start + timedelta(hours=1)
