@@ -42,7 +42,7 @@ from ymnotify.protocol import samples
 DEV_USER = "dev"
 DEV_CAMPAIGN = 1001
 EVENT_TYPE = "ORDER_CREATED"
-CLAIM_LIMIT = 256  # the engine's max_in_flight
+CLAIM_LIMIT = 256  # deliveries leased per timed claim (the engine's claims take up to its room)
 ORDER_ID_BASE = 7_000_000_000
 Say = Callable[[str], None]
 

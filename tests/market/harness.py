@@ -146,6 +146,7 @@ async def run_market(folder: Path, options: Options | None = None) -> AsyncItera
         async with httpx.AsyncClient(base_url=url, timeout=120) as api:
             yield Market(api, runtime, url)
     finally:
+        runtime.stop_sending()  # as `market serve` does at the signal
         uvicorn_server.should_exit = True
         await task
         sock.close()

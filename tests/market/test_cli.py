@@ -74,6 +74,7 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         newest = json.loads(ok("log", "--json", "--limit", "1"))["entries"][0]
         paged = run_cli(["market", "log", "--limit", "1"], env=env)
         assert f"add --before {newest['id']}" in paged.stderr
+        assert paged.stdout.splitlines()[1].split()[0] == str(newest["id"])  # the ID column
         older = json.loads(ok("log", "--json", "--limit", "1", "--before", str(newest["id"])))
         assert older["entries"][0]["id"] != newest["id"]
         assert {k: json.loads(newest["requestBody"])[k] for k in ("orderId", "note")} == {

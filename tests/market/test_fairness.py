@@ -189,3 +189,41 @@ async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none
         timed_out = await market.log(type="ORDER_CREATED", outcome="failed")
     assert len(delivered) == 3, (waited, len(timed_out))
     assert len(timed_out) < 48  # the two backlogs were still waiting
+
+
+async def test_stopping_during_an_advance_sends_nothing_more(tmp_path: Path) -> None:
+    # On the virtual clock too: an advance running attempts to a hanging endpoint is cut short
+    # at a stop; what went out is logged, the rest waits in the file, and the clock resumes
+    # where it stopped.
+    options = Options(notification_timeout=1.0)
+    async with serve_endpoint(answers_ping_then_hangs) as hanging:
+        async with contextlib.AsyncExitStack() as stack:
+            market = await stack.enter_async_context(run_market(tmp_path, options))
+            await market.business()
+            await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
+            await market.publish(
+                *(
+                    sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
+                    for i in range(24)
+                )
+            )
+            start = await market.now()
+            advancing = asyncio.create_task(market.advance(timedelta(hours=1)))
+            for _ in range(500):
+                if len(hanging.requests) > 8:
+                    break
+                await asyncio.sleep(0.01)
+            started = time.monotonic()
+            await stack.aclose()
+            stopped_in = time.monotonic() - started
+        with contextlib.suppress(Exception):
+            await advancing  # answered 503 or cut off by the server's stop
+        assert stopped_in < 4.0, stopped_in
+        received = [r for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"]
+        hanging.answer(OK)
+        async with run_market(tmp_path, options) as market:
+            logged = await market.log(type="ORDER_CREATED")
+            assert len(logged) == len(received)  # nothing went out unlogged
+            assert len(logged) < 24
+            resumed = await market.now()
+        assert start <= resumed < start + timedelta(hours=1)  # where it stopped, not the target

@@ -152,7 +152,8 @@ def serve_command(
             engine=EngineConfig(post_to_url_as_is=post_to_url_as_is),
             seed_dev_business=dev,
         )
-        app = create_app(market_runtime.MarketRuntime(config))
+        runtime = market_runtime.MarketRuntime(config)
+        app = create_app(runtime)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from exc
     try:  # the file's problems (another program's, in use) as one line, not a startup traceback
@@ -180,7 +181,13 @@ def serve_command(
             say("plain HTTP and/or private targets allowed: for development only.", "warning")
 
     try:
-        market_loop.run(server.serve([(server.uvicorn_config(app, listener), sock)], announce))
+        market_loop.run(
+            server.serve(
+                [(server.uvicorn_config(app, listener), sock)],
+                announce,
+                on_stopping=runtime.stop_sending,
+            )
+        )
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -685,14 +692,15 @@ def log_command(
     if not document["entries"]:
         click.echo("no attempts match", err=True)
         return
-    click.echo(f"{'AT (MARKET TIME)':<27} {'SUB':>4} {'TYPE':<30} {'STATUS':>6} {'MS':>7}  RESULT")
+    header = f"{'ID':>6} {'AT (MARKET TIME)':<27} {'SUB':>4} {'TYPE':<30} {'STATUS':>6} {'MS':>7}"
+    click.echo(f"{header}  RESULT")
     for entry in document["entries"]:
         result = entry["outcome"]
         if entry["errorSubtype"]:
             result += f" {entry['errorType']}/{entry['errorSubtype']}"
         status = "-" if entry["status"] is None else str(entry["status"])
         click.echo(
-            f"{entry['at']:<27} {entry['subscriptionId'] or '-':>4} "
+            f"{entry['id']:>6} {entry['at']:<27} {entry['subscriptionId'] or '-':>4} "
             f"{entry['notificationType']:<30} {status:>6} {entry['latencyMs']:>7.1f}  {result}"
         )
     if document["nextBefore"] is not None:

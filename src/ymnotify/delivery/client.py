@@ -72,7 +72,7 @@ class ClientOptions:
     allow_http: bool = False
     allow_private_targets: bool = False
     ca_bundle: str | None = None
-    max_connections: int = 64
+    max_connections: int = 256  # 32 hanging endpoints at 8 each fill them
     max_per_endpoint: int = 8
     user_agent: str = f"ymnotify-market-sandbox/{__version__}"
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ymnotify.delivery.client import SendingStopped
 from ymnotify.delivery.outcome import Verdict, media_type
 from ymnotify.errors import NotFound, StoreError
 from ymnotify.market import documents, openapi
@@ -239,6 +240,8 @@ def _refusal_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, StoreError):
         logger.error("Market store failed: %s", exc)
         return error_response(503, "unavailable", str(exc))
+    if isinstance(exc, SendingStopped):  # an advance cut short by a stop
+        return error_response(503, "unavailable", "the Market sandbox is stopping")
     raise exc
 
 
@@ -246,7 +249,7 @@ def _handle(handler: Handler, runtime: MarketRuntime) -> Callable[[Request], Awa
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request, runtime.service)
-        except (MarketRefusal, NotFound, StoreError) as exc:
+        except (MarketRefusal, NotFound, StoreError, SendingStopped) as exc:
             return _refusal_response(exc)
 
     return endpoint

@@ -54,7 +54,9 @@ class EngineConfig:
     post_to_url_as_is: bool = False
     notification_timeout: float = NOTIFICATION_TIMEOUT
     ping_timeout: float = PING_TIMEOUT
-    max_in_flight: int = 256
+    # Places are cheap (a task and a body each; what goes on the wire is bounded by the
+    # client's connections): 16 settings with hanging endpoints fill them, not 4.
+    max_in_flight: int = 1024
     # One setting's share of ``max_in_flight``: a setting with a backlog (a slow or failing
     # endpoint) leaves the other places to the others. A setting is topped up when half its
     # share has finished, so a busy one is claimed for in batches (a claim per finished attempt
@@ -106,10 +108,13 @@ class Engine:
         deliveries stay leased and go out after the next start, which gives the leases back."""
         self._stopping.set()
         self._wake.set()
+        self.stop_sending()  # first: an advance or a virtual round may be under way
         if self._loop_task is not None:
             await self._loop_task
             self._loop_task = None
-        self.client.stop_sending()
+        if isinstance(self.clock, VirtualClock):
+            # Kept across the restart, advanced or not (else it would start at the wall clock).
+            await self.store.save_clock(self.clock.now())
         if self._in_flight:
             grace = self.config.notification_timeout + STOP_MARGIN
             _, left = await asyncio.wait(self._in_flight, timeout=grace)
@@ -120,6 +125,11 @@ class Engine:
                 logger.info(
                     "%d deliveries not sent at stop; they go out after the next start", held
                 )
+
+    def stop_sending(self) -> None:
+        """Let no further attempt out (the process is stopping): those on the wire finish,
+        the others stay leased for the next start."""
+        self.client.stop_sending()
 
     def wake(self) -> None:
         """Something new may be due (an event was published)."""
@@ -182,7 +192,14 @@ class Engine:
             now = self.clock.now()
             claimed = await self._claim(now, self.config.max_in_flight, {})
             if claimed:
-                await asyncio.gather(*(self._attempt(item) for item in claimed))
+                # All of them to the end, then the first failure (a stop's SendingStopped):
+                # none is left running unobserved.
+                outcomes = await asyncio.gather(
+                    *(self._attempt(item) for item in claimed), return_exceptions=True
+                )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
                 continue
             deadline = (await self.store.next_moments(now)).deadline
             if deadline is not None and deadline <= now:
@@ -200,6 +217,8 @@ class Engine:
         while not self._stopping.is_set():
             try:
                 await self.settle()
+            except SendingStopped:
+                return  # stopping
             except YmnotifyError:
                 logger.exception("delivery failed; will try again when woken")
             await self._wake.wait()

@@ -41,6 +41,12 @@ class MarketRuntime:
         self.config = config
         self._service: MarketService | None = None
 
+    def stop_sending(self) -> None:
+        """At the stop signal, before the requests in flight are waited for: no attempt goes
+        out any more (``Engine.stop_sending``)."""
+        if self._service is not None:
+            self._service.engine.stop_sending()
+
     @property
     def service(self) -> MarketService:
         if self._service is None:

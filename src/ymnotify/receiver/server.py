@@ -264,16 +264,21 @@ async def _serve_one(server: uvicorn.Server, sock: socket.socket) -> None:
 async def serve(
     servers: list[tuple[uvicorn.Config, socket.socket]],
     on_started: Callable[[], None] | None = None,
+    on_stopping: Callable[[], None] | None = None,
 ) -> None:
     """Run one or more uvicorn servers (e.g. public and admin listeners) until SIGTERM/SIGINT.
 
     On a signal every server stops accepting, finishes the requests in flight and runs its
-    lifespan shutdown (which stops workers); a second SIGINT forces the exit.
+    lifespan shutdown (which stops workers); a second SIGINT forces the exit. ``on_stopping``
+    runs at the first signal, before the requests in flight are waited for (the Market
+    sandbox stops sending there: an advance in flight would go on for the whole grace).
     """
     instances = [_Server(config) for config, _ in servers]
     loop = asyncio.get_running_loop()
 
     def request_exit(sig: signal.Signals) -> None:
+        if on_stopping is not None and not any(server.should_exit for server in instances):
+            on_stopping()
         for server in instances:
             if server.should_exit and sig == signal.SIGINT:
                 server.force_exit = True
