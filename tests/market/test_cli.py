@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
+import httpx
+
 from tests.processes import loopback_serve, run_cli, start_server
+from ymnotify.protocol.samples import sample
 
 
 def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
@@ -174,3 +182,84 @@ def test_serve_flags_dev_keeps_an_explicit_delay_and_a_bad_ca_bundle_is_a_usage_
     finally:
         assert market.stop() == 0
         assert receiver.stop() == 0
+
+
+# An endpoint in its own process: a valid answer to PING, silence (60 s) to everything else;
+# it prints its port, then one line per notification it receives.
+HANGING_ENDPOINT = """
+import http.server, json, sys, time
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if body["notificationType"] != "PING":
+            print("received", flush=True)
+            time.sleep(60)
+            return
+        answer = json.dumps({"version": "1", "name": "x", "time": "2026-01-01T00:00:00Z"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def test_a_stop_signal_during_an_advance_sends_nothing_more(tmp_path: Path) -> None:
+    endpoint = subprocess.Popen(
+        [sys.executable, "-c", HANGING_ENDPOINT], stdout=subprocess.PIPE, text=True
+    )
+    assert endpoint.stdout is not None
+    port = endpoint.stdout.readline().strip()
+    received: list[str] = []
+    threading.Thread(target=lambda: received.extend(endpoint.stdout or []), daemon=True).start()
+    serve = ["market", "serve", "--dev", "--clock", "virtual", "--port", "0"]
+    market = start_server(serve, cwd=tmp_path)
+    env = {"YMNOTIFY_MARKET_API": market.url, "YMNOTIFY_MARKET_USER": "dev"}
+    try:
+        subscribed = run_cli(
+            ["market", "subscribe", "--name", "s", "--campaign", "1001", "--type",
+             "ORDER_CREATED", "--url", f"http://127.0.0.1:{port}"],
+            env=env,
+        )  # fmt: skip
+        assert subscribed.returncode == 0, subscribed.stderr
+        events = [
+            {**sample("ORDER_CREATED", campaign_id=1001), "orderId": 7_000_000 + i}
+            for i in range(12)
+        ]
+        httpx.post(f"{market.url}/api/events", json=events, headers={"X-Market-User": "dev"})
+        advance = threading.Thread(
+            target=run_cli, args=(["market", "clock", "advance", "1h"],), kwargs={"env": env}
+        )
+        advance.start()  # the round of the 12: 8 on the wire, 4 waiting for a connection
+        for _ in range(500):
+            if len(received) >= 8:
+                break
+            time.sleep(0.02)
+        started = time.monotonic()
+        assert market.stop() == 0
+        stopped_in = time.monotonic() - started
+        advance.join(30)
+    finally:
+        market.stop(signal.SIGKILL)
+        endpoint.kill()
+        endpoint.wait()
+        endpoint.stdout.close()
+    # The 8 on the wire time out (10 s) and are logged; the 4 waiting never go out, even though
+    # the advance (a request in flight) was let finish first.
+    assert stopped_in < 15, stopped_in
+    assert len(received) == 8
+    restarted = start_server(serve, cwd=tmp_path)
+    try:
+        log = run_cli(
+            ["market", "log", "--json", "--type", "ORDER_CREATED"],
+            env={**env, "YMNOTIFY_MARKET_API": restarted.url},
+        )
+        assert len(json.loads(log.stdout)["entries"]) >= 8
+    finally:
+        restarted.stop()

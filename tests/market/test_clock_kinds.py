@@ -98,3 +98,13 @@ async def test_an_advance_saves_its_target_before_running_the_work(tmp_path: Pat
         await advancing
     assert saved is not None
     assert datetime.fromisoformat(saved[0]) == start + timedelta(hours=1)
+
+
+async def test_a_virtual_clock_never_advanced_keeps_its_time_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    async with run_market(tmp_path) as market:
+        stopped_at = await market.now()
+    await asyncio.sleep(0.2)  # the wall clock moves on; the virtual one must not
+    async with run_market(tmp_path) as market:
+        assert await market.now() == stopped_at
