@@ -13,7 +13,7 @@ import pytest
 
 from tests.endpoints import OK, serve_endpoint
 from tests.market.harness import Options, run_market
-from tests.market.test_fairness import answers_ping_then_hangs
+from tests.market.test_fairness import answers_ping_then_hangs, until_received
 from tests.processes import run_cli
 from ymnotify.market.clock import ClockMismatch, RealClock, VirtualClock, starting_clock
 from ymnotify.market.runtime import MarketConfig, MarketRuntime
@@ -86,10 +86,7 @@ async def test_an_advance_saves_its_target_before_running_the_work(tmp_path: Pat
         start = await market.now()
         advancing = asyncio.create_task(market.advance(timedelta(hours=1)))
         await market.publish(sample("ORDER_CREATED", campaign_id=1001))
-        for _ in range(500):
-            if len(endpoint.requests) > 1:  # the PING, then the attempt hanging in the advance
-                break
-            await asyncio.sleep(0.01)
+        await until_received(endpoint, 1)  # the attempt hanging in the advance
         connection = sqlite3.connect(tmp_path / "market.db")
         saved = connection.execute("SELECT now FROM clock").fetchone()
         connection.close()

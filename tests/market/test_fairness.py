@@ -9,8 +9,9 @@ import contextlib
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from tests.endpoints import OK, SILENT, Request, serve_endpoint
+from tests.endpoints import OK, SILENT, Endpoint, Request, serve_endpoint
 from tests.market.harness import Options, run_market
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
 
@@ -19,6 +20,25 @@ HANGS = 6.0  # the hanging endpoint's attempts time out after this (Market: 10 s
 
 def answers_ping_then_hangs(request: Request) -> bytes:
     return OK if request.json()["notificationType"] == "PING" else SILENT
+
+
+def orders(count: int, campaign: int = 1001, first: int = SAMPLE_ID_BASE) -> list[dict[str, Any]]:
+    """``count`` ORDER_CREATED events of one store, each its own order."""
+    return [sample("ORDER_CREATED", campaign_id=campaign, orderId=first + i) for i in range(count)]
+
+
+def notifications(endpoint: Endpoint) -> list[Request]:
+    """What the endpoint received, PINGs left out."""
+    return [r for r in endpoint.requests if r.json()["notificationType"] != "PING"]
+
+
+async def until_received(endpoint: Endpoint, count: int) -> None:
+    """Wait (5 s at most) until the endpoint has received ``count`` notifications."""
+    for _ in range(500):
+        if len(notifications(endpoint)) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the endpoint did not receive {count} notifications")
 
 
 async def test_a_hanging_endpoints_backlog_leaves_room_for_the_other_settings(
@@ -39,23 +59,15 @@ async def test_a_hanging_endpoints_backlog_leaves_room_for_the_other_settings(
         fast = (
             await market.subscribe(healthy.url, ["ORDER_CREATED"], {"campaignId": 1002}, expect=201)
         )["id"]
-        backlog = [
-            sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
-            for i in range(120)
-        ]
-        await market.publish(*backlog)
-        later = [
-            sample("ORDER_CREATED", campaign_id=1002, orderId=SAMPLE_ID_BASE + 100 + i)
-            for i in range(5)
-        ]
-        await market.publish(*later)
+        await market.publish(*orders(120))
+        await market.publish(*orders(5, campaign=1002, first=SAMPLE_ID_BASE + 1000))
         delivered = await market.log_of(
             5, seconds=HANGS / 2, type="ORDER_CREATED", subscription=fast
         )
         assert [entry["outcome"] for entry in delivered] == ["delivered"] * 5
         # ...while every attempt to the hanging endpoint is still waiting for its answer.
         assert await market.log(type="ORDER_CREATED", subscription=slow) == []
-        assert any(r.json()["notificationType"] == "ORDER_CREATED" for r in hanging.requests)
+        assert notifications(hanging)
 
 
 async def test_attempts_are_logged_when_they_went_out_not_when_claimed(tmp_path: Path) -> None:
@@ -68,19 +80,12 @@ async def test_attempts_are_logged_when_they_went_out_not_when_claimed(tmp_path:
     ):
         await market.business()
         await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
-        await market.publish(
-            *(
-                sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
-                for i in range(16)
-            )
-        )
+        await market.publish(*orders(16))
         entries = await market.log_of(16, seconds=10, type="ORDER_CREATED")
     times = sorted(datetime.fromisoformat(entry["at"]) for entry in entries)
     assert len(times) == 16
     assert times[8] - times[7] >= timedelta(seconds=0.9), times
-    arrivals = sorted(
-        r.received_at for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"
-    )
+    arrivals = sorted(r.received_at for r in notifications(hanging))
     assert abs(times[8] - arrivals[-8]) < timedelta(seconds=0.5), (times, arrivals)
 
 
@@ -93,21 +98,13 @@ async def test_stopping_waits_one_attempt_timeout_and_keeps_the_rest(tmp_path: P
             market = await stack.enter_async_context(run_market(tmp_path, options))
             await market.business()
             await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
-            await market.publish(
-                *(
-                    sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
-                    for i in range(64)
-                )
-            )
-            for _ in range(500):
-                if len(hanging.requests) > 8:  # the PING and the first attempts are out
-                    break
-                await asyncio.sleep(0.01)
+            await market.publish(*orders(64))
+            await until_received(hanging, 8)  # every connection's attempt is out
             started = time.monotonic()
             await stack.aclose()
             stopped_in = time.monotonic() - started
         assert stopped_in < 4.0, stopped_in
-        received = [r for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"]
+        received = notifications(hanging)
         hanging.answer(OK)
         async with run_market(tmp_path, options) as market:
             entries = await market.log(type="ORDER_CREATED")
@@ -132,16 +129,8 @@ async def test_a_ping_does_not_wait_behind_the_endpoints_backlog(tmp_path: Path)
     ):
         await market.business(campaigns=(1001, 1002))
         await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
-        await market.publish(
-            *(
-                sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
-                for i in range(40)
-            )
-        )
-        for _ in range(500):
-            if len(hanging.requests) > 8:  # the first PING and every connection's attempt
-                break
-            await asyncio.sleep(0.01)
+        await market.publish(*orders(40))
+        await until_received(hanging, 8)  # every connection's attempt is out
         started = time.monotonic()
         await market.subscribe(hanging.url, ["ORDER_CREATED"], {"campaignId": 1002}, expect=201)
         verified_in = time.monotonic() - started
@@ -171,16 +160,8 @@ async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none
             scope = {"campaignId": campaign}
             await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
         for campaign in (1001, 1002):
-            await market.publish(
-                *(sample("ORDER_CREATED", campaign_id=campaign, orderId=campaign * 100 + i)
-                  for i in range(24))
-            )  # fmt: skip
-        await market.publish(
-            *(
-                sample("ORDER_CREATED", campaign_id=1003, orderId=SAMPLE_ID_BASE + i)
-                for i in range(3)
-            )
-        )
+            await market.publish(*orders(24, campaign=campaign, first=campaign * 100))
+        await market.publish(*orders(3, campaign=1003))
         started = time.monotonic()
         delivered = await market.log_of(
             3, seconds=2 * hangs, type="ORDER_CREATED", outcome="delivered"
@@ -201,25 +182,17 @@ async def test_stopping_during_an_advance_sends_nothing_more(tmp_path: Path) -> 
             market = await stack.enter_async_context(run_market(tmp_path, options))
             await market.business()
             await market.subscribe(hanging.url, ["ORDER_CREATED"], expect=201)
-            await market.publish(
-                *(
-                    sample("ORDER_CREATED", campaign_id=1001, orderId=SAMPLE_ID_BASE + i)
-                    for i in range(24)
-                )
-            )
+            await market.publish(*orders(24))
             start = await market.now()
             advancing = asyncio.create_task(market.advance(timedelta(hours=1)))
-            for _ in range(500):
-                if len(hanging.requests) > 8:
-                    break
-                await asyncio.sleep(0.01)
+            await until_received(hanging, 8)
             started = time.monotonic()
             await stack.aclose()
             stopped_in = time.monotonic() - started
         with contextlib.suppress(Exception):
             await advancing  # answered 503 or cut off by the server's stop
         assert stopped_in < 4.0, stopped_in
-        received = [r for r in hanging.requests if r.json()["notificationType"] == "ORDER_CREATED"]
+        received = notifications(hanging)
         hanging.answer(OK)
         async with run_market(tmp_path, options) as market:
             logged = await market.log(type="ORDER_CREATED")
