@@ -34,6 +34,22 @@ async def _store_with_deliveries(path: Path, count: int) -> MarketStore:
     return store
 
 
+async def _claim(
+    store: MarketStore,
+    now: datetime,
+    limit: int = 100,
+    *,
+    wall: datetime = T0,
+    owner: str = "a",
+    **share: Any,
+) -> list[Claimed]:
+    """``store.claim_due`` with a lease of an hour from ``wall``."""
+    lease_until = wall + timedelta(hours=1)
+    return await store.claim_due(
+        now, wall=wall, lease_until=lease_until, owner=owner, limit=limit, **share
+    )
+
+
 async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
     store = await _store_with_deliveries(tmp_path / "m.db", 50)
     try:
@@ -57,21 +73,9 @@ async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
             assert "SCAN deliveries" not in plan, (name, plan)
             assert "deliveries_by_subscription" not in plan, (name, plan)  # every delivered row
         connection.close()
-        claimed = await store.claim_due(
-            T0 + timedelta(seconds=9),
-            wall=T0,
-            lease_until=T0 + timedelta(hours=1),
-            owner="a",
-            limit=100,
-        )
+        claimed = await _claim(store, T0 + timedelta(seconds=9))
         assert [c.run_at for c in claimed] == [T0 + timedelta(seconds=i) for i in range(10)]
-        again = await store.claim_due(
-            T0 + timedelta(seconds=9),
-            wall=T0,
-            lease_until=T0 + timedelta(hours=1),
-            owner="b",
-            limit=100,
-        )
+        again = await _claim(store, T0 + timedelta(seconds=9), owner="b")
         assert again == []  # leased: nobody takes them twice
         moments = await store.next_moments(T0 + timedelta(seconds=9))
         assert not moments.due  # all ten are taken
@@ -82,9 +86,7 @@ async def test_claims_read_the_due_indexes_only(tmp_path: Path) -> None:
     reopened = MarketStore(tmp_path / "m.db")
     async with reopened:
         assert (await reopened.next_moments(T0)).due
-        taken = await reopened.claim_due(
-            T0 + timedelta(seconds=9), wall=T0, lease_until=T0, owner="c", limit=100
-        )
+        taken = await _claim(reopened, T0 + timedelta(seconds=9), owner="c")
         assert len(taken) == 10
 
 
@@ -110,10 +112,7 @@ async def test_settings_take_turns_within_their_share(tmp_path: Path) -> None:
     now = T0 + timedelta(hours=1)
 
     async def claim(limit: int, **share: Any) -> list[tuple[int, datetime]]:
-        taken = await store.claim_due(
-            now, wall=T0, lease_until=T0 + timedelta(hours=1), owner="a", limit=limit, **share
-        )
-        return [(c.subscription_id, c.run_at) for c in taken]
+        return [(c.subscription_id, c.run_at) for c in await _claim(store, now, limit, **share)]
 
     try:
         # The backlog's setting has 2 in flight already: 2 more fill its share of 4; the later
@@ -136,15 +135,7 @@ async def test_settings_take_turns_within_their_share(tmp_path: Path) -> None:
 async def test_a_freed_place_goes_to_the_setting_with_fewest_in_flight(tmp_path: Path) -> None:
     store = await _two_settings(tmp_path / "m.db", backlog=30, later=3)
     try:
-        taken = await store.claim_due(
-            T0 + timedelta(hours=1),
-            wall=T0,
-            lease_until=T0 + timedelta(hours=1),
-            owner="a",
-            limit=1,
-            per_setting=64,
-            in_flight={1: 63},
-        )
+        taken = await _claim(store, T0 + timedelta(hours=1), 1, per_setting=64, in_flight={1: 63})
         # Not the older backlog's next one (T0): the setting with nothing in flight.
         assert [(c.subscription_id, c.run_at) for c in taken] == [(2, T0 + timedelta(seconds=30))]
     finally:
@@ -219,9 +210,7 @@ async def test_each_settings_next_run_is_never_later_than_its_deliveries(tmp_pat
     store = await _two_settings(path, backlog=4, later=2)
 
     async def claim(at: datetime) -> list[Claimed]:
-        return await store.claim_due(
-            at, wall=at, lease_until=at + timedelta(minutes=10), owner="a", limit=100
-        )
+        return await _claim(store, at, wall=at)
 
     def never_later() -> None:
         for setting, kept, earliest in _next_runs(path):
