@@ -12,7 +12,7 @@ import pytest
 from ymnotify.clock import utc_text
 from ymnotify.delivery.client import Attempt
 from ymnotify.delivery.outcome import classify_response
-from ymnotify.errors import NotFound, StoreUnavailable
+from ymnotify.errors import StoreUnavailable
 from ymnotify.market import rules
 from ymnotify.market.records import Business, Claimed, NewSubscription, User
 from ymnotify.market.store import SQL, MarketStore
@@ -155,17 +155,13 @@ async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     assert {"businesses", "subscriptions", "deliveries", "request_log", "clock"} <= tables
 
 
-async def test_settings_are_the_subscriptions_and_a_removed_one_is_not_found(
-    tmp_path: Path,
-) -> None:
+async def test_a_claim_carries_its_settings(tmp_path: Path) -> None:
+    # The engine reads a claimed delivery's settings from the claim: no read per setting.
     store = await _store_with_deliveries(tmp_path / "m.db", 3)
     try:
-        assert await store.settings(1) == (await store.subscription(1)).settings
-        await store.remove_subscription(1, T0)
-        with pytest.raises(NotFound):
-            await store.settings(1)
-        with pytest.raises(NotFound):
-            await store.settings(999)
+        claimed = await _claim(store, T0 + timedelta(seconds=2))
+        settings = (await store.subscription(1)).settings
+        assert [c.settings for c in claimed] == [settings] * 3
     finally:
         await store.close()
 

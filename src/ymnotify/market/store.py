@@ -246,22 +246,6 @@ class MarketStore:
             raise NotFound(f"no subscription {subscription_id}")
         return found
 
-    async def settings(self, subscription_id: int) -> Settings:
-        """A setting's settings alone; ``NotFound`` if it does not exist (or was removed).
-
-        What the engine reads before every attempt: unlike ``subscription`` it does not count
-        the setting's deliveries, which costs a scan of all of them (delivered ones included).
-        """
-
-        def fetch(c: sqlite3.Connection) -> Settings | None:
-            row = c.execute(SQL["get_subscription"], {"id": subscription_id}).fetchone()
-            return None if row is None else _settings(row)
-
-        found = await self._read(fetch)
-        if found is None:
-            raise NotFound(f"no subscription {subscription_id}")
-        return found
-
     async def subscriptions(self, business_ids: Sequence[int] | None = None) -> list[Subscription]:
         """Every setting, or those of the given cabinets."""
 
@@ -349,10 +333,11 @@ class MarketStore:
 
         def claim(c: sqlite3.Connection) -> list[Claimed]:
             ids: list[int] = []
-            visited = c.execute(SQL["settings_with_due"], times).fetchall()
-            due = [row["id"] for row in visited if row["oldest"] and row["oldest"] <= times["now"]]
-            for row in visited:
-                if not row["oldest"] or row["oldest"] > times["now"]:
+            due: list[int] = []
+            for row in c.execute(SQL["settings_with_due"], times).fetchall():
+                if row["oldest"] is not None and row["oldest"] <= times["now"]:
+                    due.append(row["id"])
+                else:  # nothing due after all: its next_run_at moves on
                     c.execute(SQL["refresh_next_run"], {"id": row["id"]})
             # The fewest in flight first, the longest waiting among equals (a stable sort of
             # the query's order): when every place is taken and one frees up, it goes to a
