@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -143,15 +142,8 @@ async def publish(request: Request, service: MarketService) -> Response:
 
 async def request_log(request: Request, service: MarketService) -> Response:
     query = _log_filter(request.query_params)
-    entries = await service.log(replace(query, limit=query.limit + 1))
-    page = entries[: query.limit]
-    more = len(entries) > query.limit
-    return _json(
-        {
-            "entries": [documents.log_document(e) for e in page],
-            "nextBefore": page[-1].id if more else None,
-        }
-    )
+    page, next_before = await service.log_page(query)
+    return _json({"entries": [documents.log_document(e) for e in page], "nextBefore": next_before})
 
 
 async def clock(request: Request, service: MarketService) -> Response:

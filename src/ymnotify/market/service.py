@@ -9,7 +9,7 @@ into JSON.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -187,6 +187,13 @@ class MarketService:
 
     async def log(self, query: LogFilter) -> list[LogEntry]:
         return await self.store.log(query)
+
+    async def log_page(self, query: LogFilter) -> tuple[list[LogEntry], int | None]:
+        """A page of the log, and the id the next (older) page starts before: None on the
+        last page."""
+        entries = await self.store.log(replace(query, limit=query.limit + 1))
+        page = entries[: query.limit]
+        return page, page[-1].id if len(entries) > query.limit else None
 
     async def advance(self, seconds: float) -> datetime:
         return await self.engine.advance(seconds)

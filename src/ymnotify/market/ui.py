@@ -291,15 +291,14 @@ class MarketUi:
     async def log(self, request: Request, service: MarketService) -> Response:
         params = request.query_params
         query = _log_filter(params)
-        entries = await service.log(replace(query, limit=query.limit + 1))
-        cut_off = len(entries) > query.limit
-        entries = entries[: query.limit]
+        entries, next_before = await service.log_page(query)
+        cut_off = next_before is not None
         sample = await service.log(replace(query, before_id=None, limit=CHART_SAMPLE))
         # Links keep the filters; "older" starts after the last entry shown, "newest" drops that.
         filters = [
             (k, v) for k, v in params.multi_items() if k not in ("before", "message", "error")
         ]
-        older = urlencode([*filters, ("before", str(entries[-1].id))]) if cut_off else ""
+        older = urlencode([*filters, ("before", str(next_before))]) if cut_off else ""
         newest = urlencode(filters) if query.before_id is not None else None
         larger = ""
         if cut_off and query.limit < LOG_MAX:
