@@ -239,7 +239,14 @@ async def test_request_log(tmp_path: Path) -> None:
         rest = await m.call("GET", "/api/log", outcome="failed", before=filtered["nextBefore"])
         assert filtered["entries"] + rest["entries"] == failed
         assert rest["nextBefore"] is None
-        assert (await m.call("GET", "/api/log", before=10**9))["entries"] == []  # no such entry
+        # From the oldest entry: nothing older, an empty last page. From an id that names no
+        # entry: a 404, not an empty page that would look like the end of the log.
+        oldest = await m.call("GET", "/api/log", before=everything[-1]["id"])
+        assert oldest == {"entries": [], "nextBefore": None}
+        for missing in (10**9, 0, -1):
+            refused = await m.call("GET", "/api/log", expect=404, before=missing)
+            assert refused["error"]["code"] == "not_found"
+            assert f"no log entry {missing}" in refused["error"]["message"]
         for params in (
             {"outcome": "nope"},
             {"since": "yesterday"},

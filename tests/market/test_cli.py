@@ -85,6 +85,9 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         assert paged.stdout.splitlines()[1].split()[0] == str(newest["id"])  # the ID column
         older = json.loads(ok("log", "--json", "--limit", "1", "--before", str(newest["id"])))
         assert older["entries"][0]["id"] != newest["id"]
+        unknown = run_cli(["market", "log", "--before", "999999"], env=env)
+        assert unknown.returncode != 0
+        assert "no log entry 999999" in unknown.stderr, unknown.stderr
         assert {k: json.loads(newest["requestBody"])[k] for k in ("orderId", "note")} == {
             "orderId": 4243,
             "note": "a,b",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,45 @@ async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none
         timed_out = await market.log(type="ORDER_CREATED", outcome="failed")
     assert len(delivered) == 3, (waited, len(timed_out))
     assert len(timed_out) < 48  # the two backlogs were still waiting
+
+
+def hangs_for_campaign(campaign: int) -> Callable[[Request], bytes]:
+    """An integrator's endpoint where one seller's processing hangs: that campaign's
+    notifications get no answer, everything else (PINGs included) a 200."""
+
+    def answer(request: Request) -> bytes:
+        return SILENT if request.json().get("campaignId") == campaign else OK
+
+    return answer
+
+
+async def test_settings_sharing_an_endpoint_take_its_connections_in_turn(
+    tmp_path: Path,
+) -> None:
+    # One endpoint, two sellers' settings. The first seller's 40 notifications hang, 8 at a
+    # time; the second seller's one notification gets the first connection freed after it was
+    # claimed, not the one after the first seller's whole backlog (5 timeouts, first come first
+    # served).
+    hangs = 2.0
+    options = Options(virtual=False, notification_timeout=hangs, extra={"poll_interval": 60})
+    async with (
+        serve_endpoint(hangs_for_campaign(1001)) as shared,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002))
+        for campaign in (1001, 1002):
+            scope = {"campaignId": campaign}
+            await market.subscribe(shared.url, ["ORDER_CREATED"], scope, expect=201)
+        await market.publish(*orders(40))
+        await until_received(shared, 8)  # every connection is held by a hanging attempt
+        await market.publish(*orders(1, campaign=1002, first=SAMPLE_ID_BASE + 1000))
+        delivered = await market.log_of(
+            1, seconds=3 * hangs, type="ORDER_CREATED", outcome="delivered"
+        )
+        arrivals = [request.json()["campaignId"] for request in notifications(shared)]
+    assert len(delivered) == 1, arrivals
+    # Among the second batch of 8 (the first seller's next waiter was queued first).
+    assert arrivals.index(1002) < 16, arrivals
 
 
 async def test_stopping_during_an_advance_sends_nothing_more(tmp_path: Path) -> None:

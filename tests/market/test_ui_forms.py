@@ -161,6 +161,11 @@ async def test_editing_keeps_types_the_form_does_not_list(tmp_path: Path) -> Non
         assert "setting 1 saved" in page
         saved = await market.call("GET", "/api/subscriptions/1")
         assert saved["types"] == ["ORDER_TELEPORTED", "ORDER_CREATED"]  # not even reordered
+        # The log's type filter offers it too (its attempts are logged like any other's), and
+        # keeps a type chosen in the URL that no setting names.
+        log = (await market.api.get("/ui/log", params={"type": "ORDER_VANISHED"})).text
+        assert '<option value="ORDER_TELEPORTED" >' in log
+        assert '<option value="ORDER_VANISHED" selected>' in log
 
 
 async def test_links_carry_the_acting_user_encoded(tmp_path: Path) -> None:
@@ -191,6 +196,9 @@ async def test_a_log_page_cut_off_says_so(tmp_path: Path) -> None:
         whole = (await market.api.get("/ui/log", params={"type": "ORDER_CREATED"})).text
         newest = (await market.log(type="ORDER_CREATED"))[0]["id"]
         older = (await market.api.get(f"/ui/log?type=ORDER_CREATED&limit=1&before={newest}")).text
+        unknown = await market.api.get("/ui/log?before=999999")
+    assert unknown.status_code == 404
+    assert "no log entry 999999" in unknown.text
     assert "Only the newest 1 are shown" in cut
     assert 'href="/ui/log?type=ORDER_CREATED&amp;limit=1000"' in cut
     assert f'href="/ui/log?limit=1&amp;type=ORDER_CREATED&amp;before={newest}"' in cut

@@ -2,7 +2,9 @@
 
 - ``POST`` with ``Content-Type: application/json`` and a fresh W3C ``traceparent`` per request.
 - Keep-alive connections are reused; concurrency is bounded overall and per endpoint
-  (scheme, host, port), so one slow endpoint cannot take every connection.
+  (scheme, host, port), so one slow endpoint cannot take every connection. The callers that
+  share an endpoint take its connections in turn, lane by lane (``fair``), so one caller's
+  backlog does not hold up the others.
 - One timeout covers the whole exchange (Market: 10 s for notifications, 1 s for PING); waiting
   for a concurrency slot does not count against it.
 - Redirects are never followed: a 3xx is an answer like any other non-200 (an ``HTTP`` failure).
@@ -27,7 +29,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,7 @@ import yarl
 
 from ymnotify import __version__
 from ymnotify.delivery import network
+from ymnotify.delivery.fair import FairSlots
 from ymnotify.delivery.outcome import (
     Outcome,
     TransportFailure,
@@ -137,7 +140,7 @@ class DeliveryClient:
         }
         self._session: aiohttp.ClientSession | None = None
         self._overall = asyncio.Semaphore(self.options.max_connections)
-        self._per_endpoint: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
+        self._per_endpoint: dict[tuple[str, str, int | None], FairSlots] = {}
         self._targets: dict[str, yarl.URL | str] = {}
         self._sending = True
 
@@ -179,8 +182,13 @@ class DeliveryClient:
         *,
         timeout: float = NOTIFICATION_TIMEOUT,  # noqa: ASYNC109 (Market's timeout is an input)
         headers: Mapping[str, str] | None = None,
+        lane: Hashable = None,
     ) -> Attempt:
-        """POST ``body`` to ``url`` (the final URL, ``/notification`` included) and judge it."""
+        """POST ``body`` to ``url`` (the final URL, ``/notification`` included) and judge it.
+
+        ``lane`` names the caller's queue for the endpoint's connections (the Market sandbox
+        gives each setting its own); waiting lanes take the connections in turn.
+        """
         traceparent = new_traceparent()
         target = self._target(url)
         if isinstance(target, str):
@@ -201,12 +209,12 @@ class DeliveryClient:
             **(headers or {}),
         }
         endpoint = (target.scheme, target.raw_host or "", target.port)
-        semaphore = self._per_endpoint.setdefault(
-            endpoint, asyncio.Semaphore(self.options.max_per_endpoint)
-        )
+        slots = self._per_endpoint.get(endpoint)
+        if slots is None:
+            slots = self._per_endpoint[endpoint] = FairSlots(self.options.max_per_endpoint)
         # The endpoint's place first: waiting behind its own backlog must not hold one of the
         # places every other endpoint shares (a slow endpoint then starved all the others).
-        async with semaphore, self._overall:
+        async with slots.hold(lane), self._overall:
             if not self._sending:
                 raise SendingStopped(f"not sent to {url}: sending has stopped")
             return await self._exchange(url, target, request_headers, body, traceparent, timeout)

@@ -313,8 +313,13 @@ class Engine:
             await self.store.cancel_delivery(claimed.delivery_id, reason, now)
             return
         url = notification_url(delivering.url, as_is=self.config.post_to_url_as_is)
+        # Each setting its own lane: settings sharing an endpoint (an integrator's) take its
+        # connections in turn, so one seller's hanging requests do not hold up the others'.
         attempt = await self.client.post(
-            url, claimed.body, timeout=self.config.notification_timeout
+            url,
+            claimed.body,
+            timeout=self.config.notification_timeout,
+            lane=claimed.subscription_id,
         )
         # Logged, and the retry counted, from when it went out: behind a slow endpoint's
         # backlog that is long after the claim.

@@ -383,7 +383,7 @@ def document() -> dict[str, Any]:
                             },
                             "entries, and where the next page starts",
                         ),
-                        **_errors(400),
+                        **_errors(400, 404),
                     },
                     parameters=[
                         _query("subscription", {"type": "integer"}, "setting id"),
@@ -392,7 +392,11 @@ def document() -> dict[str, Any]:
                         _query("since", _TIME, "at or after (Market time)"),
                         _query("until", _TIME, "before (Market time)"),
                         _query("q", {"type": "string"}, "text in bodies, URL, traceparent, detail"),
-                        _query("before", {"type": "integer"}, "only entries after this id's"),
+                        _query(
+                            "before",
+                            {"type": "integer"},
+                            "only entries older than this one (404 when no entry has this id)",
+                        ),
                         _query("limit", {"type": "integer", "default": 100}, "at most this many"),
                     ],
                 )

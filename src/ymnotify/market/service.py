@@ -190,9 +190,13 @@ class MarketService:
 
     async def log_page(self, query: LogFilter) -> tuple[list[LogEntry], int | None]:
         """A page of the log, and the id the next (older) page starts before: None on the
-        last page."""
+        last page. A ``before_id`` that names no entry is NotFound (an empty page would look
+        like the end of the log)."""
         entries = await self.store.log(replace(query, limit=query.limit + 1))
         page = entries[: query.limit]
+        before = query.before_id
+        if before is not None and not page and not await self.store.log_entry_exists(before):
+            raise NotFound(f"no log entry {before} to page from")
         return page, page[-1].id if len(entries) > query.limit else None
 
     async def advance(self, seconds: float) -> datetime:

@@ -495,6 +495,11 @@ class MarketStore:
 
         return await self._read(count)
 
+    async def log_entry_exists(self, entry_id: int) -> bool:
+        return await self._read(
+            lambda c: c.execute(SQL["log_entry_exists"], {"id": entry_id}).fetchone() is not None
+        )
+
     async def log(self, query: LogFilter) -> list[LogEntry]:
         sql, params = _log_sql(query)
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())

@@ -321,7 +321,7 @@ class MarketUi:
             params=params,
             query=query,
             subscriptions=subscriptions,
-            types=["PING", *TYPES],
+            types=_log_types(subscriptions, query.notification_type),
             outcomes=[verdict.value for verdict in Verdict],
         )
 
@@ -405,6 +405,21 @@ def _log_filter(params: Any) -> LogFilter:
         before_id=bounded_integer("before", text("before"), 1, None),
         limit=bounded_integer("limit", text("limit"), 1, LOG_MAX) or LOG_PAGE,
     )
+
+
+def _log_types(subscriptions: list[Subscription], chosen: str | None) -> list[str]:
+    """The type filter's choices: PING, the known types, then names Market may add later that a
+    setting subscribes to (their attempts are in the log too) and the one chosen in the URL."""
+    known = ["PING", *TYPES]
+    named = {
+        name
+        for subscription in subscriptions
+        for delivering in (subscription.settings.desired, subscription.settings.previous)
+        for name in delivering.types
+    }
+    if chosen:
+        named.add(chosen)
+    return [*known, *sorted(named.difference(known))]
 
 
 def _rates(entries: list[LogEntry]) -> list[charts.Rate]:

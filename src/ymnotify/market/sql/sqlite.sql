@@ -200,5 +200,8 @@ FROM request_log WHERE delivery_id IS NOT NULL GROUP BY 1, 2, 3;
 SELECT count(*) AS n FROM subscriptions
 WHERE disabled_by_market_at IS NOT NULL AND removed_at IS NULL;
 
+-- name: log_entry_exists
+SELECT 1 FROM request_log WHERE id = :id;
+
 -- name: pending_delivery_count
 SELECT count(*) AS n FROM deliveries WHERE state = 'pending';
