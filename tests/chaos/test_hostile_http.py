@@ -21,6 +21,7 @@ from tests.acceptance.answers import assert_success
 from tests.acceptance.receivers import Receiver, Receivers
 from tests.chaos.budget import rss_kib
 from ymnotify.protocol import samples
+from ymnotify.protocol.enums import ErrorType
 
 BODY_TIMEOUT = 1.0
 HEADER_TIMEOUT = 1.0
@@ -29,17 +30,33 @@ MAX_BODY = 1024 * 1024
 RSS_GROWTH_LIMIT_KIB = 200 * 1024
 
 
-def _answer_or_close(sock: socket.socket, limit: float = 10) -> tuple[int | None, float]:
-    """The status the server answered (``None``: it closed without one) and how long it took."""
+def _answer_or_close(
+    sock: socket.socket, limit: float = 10
+) -> tuple[rawhttp.RawResponse | None, float]:
+    """The server's answer (``None``: it closed without one) and how long it took."""
     started = time.monotonic()
     sock.settimeout(limit)
     try:
-        status = rawhttp.read_response(sock).status
+        answer: rawhttp.RawResponse | None = rawhttp.read_response(sock)
     except (OSError, ValueError, EOFError) as exc:  # http.client raises these on a bare close
         if isinstance(exc, TimeoutError):
             raise
-        status = None
-    return status, time.monotonic() - started
+        answer = None
+    return answer, time.monotonic() - started
+
+
+def _assert_error_shape(answer: rawhttp.RawResponse) -> None:
+    """Every refusal, the server's own included, is the receiver's JSON error body."""
+    assert answer.headers["content-type"] == "application/json", answer
+    error = answer.json()["error"]
+    assert error["type"] in {t.value for t in ErrorType}, error
+    assert isinstance(error["message"], str), error
+    assert error["message"], error
+
+
+def not_http(sock: socket.socket) -> None:
+    """A request line no HTTP parser takes."""
+    sock.sendall(b"HELLO MARKET\r\n\r\n")
 
 
 def lying_longer(sock: socket.socket) -> None:
@@ -116,6 +133,7 @@ CASES: list[tuple[str, Callable[[socket.socket], None], set[int | None]]] = [
     ("one 8 MiB header", huge_header, {431}),
     ("100,000-deep JSON array", deep_json, {400}),
     ("100,000-deep JSON object", deep_object, {400}),
+    ("not HTTP at all", not_http, {400}),
 ]
 
 
@@ -145,10 +163,13 @@ def test_hostile_requests_get_bounded_answers(
     before = rss_kib(pid)
     with rawhttp.connect(hostile_receiver.url) as sock:
         send(sock)
-        status, took = _answer_or_close(sock)
+        answer, took = _answer_or_close(sock)
     after = rss_kib(pid)
+    status = None if answer is None else answer.status
     print(f"{case}: {status} in {took:.2f}s, server RSS {before} -> {after} KiB")
     assert status in allowed, f"{case}: answered {status}"
+    if answer is not None:
+        _assert_error_shape(answer)
     assert after - before < RSS_GROWTH_LIMIT_KIB
     assert hostile_receiver.server.process.poll() is None, "the server died"
     honest = json.dumps(samples.sample("ORDER_CREATED", orderId=hash(case) % 10**9)).encode()
@@ -166,10 +187,11 @@ def test_a_huge_header_is_refused_before_it_is_buffered(hostile_receiver: Receiv
     before = rss_kib(pid)
     with rawhttp.connect(hostile_receiver.url) as sock:
         huge_header(sock)
-        status, _took = _answer_or_close(sock)
+        answer, _took = _answer_or_close(sock)
     grown = rss_kib(pid) - before
-    print(f"8 MiB header: {status}, server RSS grew {grown} KiB")
-    assert status == 431
+    assert answer is not None
+    print(f"8 MiB header: {answer.status}, server RSS grew {grown} KiB")
+    assert answer.status == 431
     # Buffered whole, the header cost ~16 MiB; cut off at the bound, well under 8.
     assert grown < 8 * 1024
 
@@ -220,8 +242,9 @@ def test_heads_up_to_the_bound_and_large_bodies_in_one_write_are_served(
     for case, request in cases.items():
         with rawhttp.connect(hostile_receiver.url) as sock:
             sock.sendall(request)
-            status, _took = _answer_or_close(sock)
-        assert status == 200, case
+            answer, _took = _answer_or_close(sock)
+        assert answer is not None, case
+        assert answer.status == 200, case
 
 
 def test_allow_any_source_warns_loudly(receivers: Receivers) -> None:

@@ -26,6 +26,8 @@ from typing import Any
 
 import uvicorn
 
+from ymnotify.protocol.enums import ErrorType
+from ymnotify.protocol.responses import JSON_CONTENT_TYPE, error_body
 from ymnotify.receiver.ping_at_once import PingAtOnceProtocol
 
 logger = logging.getLogger("ymnotify.receiver")
@@ -34,27 +36,39 @@ DEFAULT_HEADER_TIMEOUT = 10.0
 # A request's line and headers may take this many bytes. Market's take a few hundred; without a
 # bound, httptools buffers a header of any size until it ends (an 8 MiB one cost ~16 MiB).
 MAX_HEAD_BYTES = 64 * 1024
-_HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 34\r\n"
-    b"connection: close\r\n\r\n"
-    b"Request header fields too large.\r\n"
+
+
+def _closing_answer(status: str, error_type: ErrorType, message: str) -> bytes:
+    """A whole error answer, in the receiver's JSON shape, after which the connection closes.
+    For what the server refuses before any app sees the request (uvicorn's own answers are
+    plain text)."""
+    body = error_body(error_type, message)
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: {JSON_CONTENT_TYPE}\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+_HEAD_TOO_LARGE = _closing_answer(
+    "431 Request Header Fields Too Large",
+    ErrorType.UNKNOWN,
+    f"the request line and headers are over {MAX_HEAD_BYTES} bytes",
 )
 # A request asking to switch protocols (``Connection: upgrade`` with ``Upgrade: h2c``…): the
 # HTTP parser then stops at its headers and its body never reaches the app, which would see an
 # empty body and answer 400, a loss Market never retries. Market sends no such request (a proxy
 # that forwards Upgrade might); it gets a status Market retries, and nothing is stored.
-_UPGRADE_REFUSED_BODY = (
-    b'{"error":{"type":"UNKNOWN","message":"protocol upgrades are not served; send the'
-    b' notification as a plain HTTP/1.1 request"}}'
+_UPGRADE_REFUSED = _closing_answer(
+    "501 Not Implemented",
+    ErrorType.UNKNOWN,
+    "protocol upgrades are not served; send the notification as a plain HTTP/1.1 request",
 )
-_UPGRADE_REFUSED = (
-    b"HTTP/1.1 501 Not Implemented\r\n"
-    b"content-type: application/json\r\n"
-    b"content-length: %d\r\n"
-    b"connection: close\r\n\r\n" % len(_UPGRADE_REFUSED_BODY)
-) + _UPGRADE_REFUSED_BODY
+_NOT_HTTP = _closing_answer(
+    "400 Bad Request",
+    ErrorType.WRONG_EVENT_FORMAT,
+    "the request is not valid HTTP/1.1, so no notification could be read from it",
+)
 _BEGAN_IN_THIS_CHUNK = -1  # head byte count of a request that began in the chunk being parsed
 
 
@@ -123,6 +137,13 @@ class _HeaderDeadlineProtocol(PingAtOnceProtocol):
         if self._refused_upgrade:
             return  # no request cycle was made for it
         super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's answer to bytes its parser rejects, in plain text; ours in the JSON shape
+        # of every other error answer (``msg`` is uvicorn's fixed sentence, logged by it).
+        if not self.transport.is_closing():
+            self.transport.write(_NOT_HTTP)
+            self.transport.close()
 
     def _unsupported_upgrade_warning(self) -> None:
         return  # said above, with what was done about it (uvicorn's advice is for WebSockets)
