@@ -67,7 +67,7 @@ _UPGRADE_REFUSED = _closing_answer(
 _NOT_HTTP = _closing_answer(
     "400 Bad Request",
     ErrorType.WRONG_EVENT_FORMAT,
-    "the request is not valid HTTP/1.1, so no notification could be read from it",
+    "the request is not valid HTTP/1.1",
 )
 _BEGAN_IN_THIS_CHUNK = -1  # head byte count of a request that began in the chunk being parsed
 
