@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -19,7 +20,15 @@ from ymnotify.errors import SchemaMismatch, StoreUnavailable
 from ymnotify.protocol import parse_payload, wire
 from ymnotify.protocol.samples import sample
 from ymnotify.store import queries
-from ymnotify.store.base import Incoming, JobFailure, JobPlan, JobStatus
+from ymnotify.store.base import (
+    AttemptOutcome,
+    Incoming,
+    JobFailure,
+    JobPlan,
+    JobStatus,
+    NotificationStatus,
+    derive_status,
+)
 from ymnotify.store.postgres import PostgresStore
 
 
@@ -362,3 +371,71 @@ def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield node
     for child in node.get("Plans", []):
         yield from _plan_nodes(child)
+
+
+def test_the_status_derivation_in_sql_is_derive_status(postgres_url: str) -> None:
+    # Ending a job derives its notification's status inside PostgreSQL (migration 0003); it
+    # must agree with derive_status, which the other stores use, on every mix of job states.
+    states = [(status, failed) for status in JobStatus for failed in (False, True)]
+    mixes = [
+        mix for size in range(4) for mix in itertools.combinations_with_replacement(states, size)
+    ]
+    with psycopg.connect(postgres_url) as connection:
+        for mix in mixes:
+            (derived,) = connection.execute(
+                "SELECT ymnotify_status_of(%s::text[], %s::boolean[])",
+                ([status.value for status, _ in mix], [failed for _, failed in mix]),
+            ).fetchone() or (None,)
+            assert derived == derive_status(mix).value, mix
+    assert len(mixes) == 286
+
+
+async def test_two_jobs_of_one_notification_ending_at_once_leave_its_status_right(
+    postgres_url: str,
+) -> None:
+    """Each ending reads the jobs after it has locked the notification: the second to get the
+    lock sees the first one's job finished. Reading before the lock, both saw the other's job
+    still running, and the notification stayed pending with every job done."""
+    now = datetime(2026, 9, 20, 9, 0, tzinfo=UTC)
+    later = datetime(2026, 9, 20, 10, 0, tzinfo=UTC)
+    handlers = ("shop.save", "shop.alert")
+    async with PostgresStore(postgres_url) as store:
+        accepted = await store.accept(notification("ORDER_CREATED", orderId=78))
+        notification_id = accepted.notification_id
+        await store.plan_jobs([JobPlan(notification_id, handlers)], now)
+        jobs = await store.claim_jobs("w1", list(handlers), 2, now, later)
+        assert len(jobs) == 2
+        holder = await psycopg.AsyncConnection.connect(postgres_url)
+        try:
+            await holder.execute(
+                "SELECT 1 FROM notifications WHERE id = %s FOR UPDATE", (notification_id,)
+            )
+            endings = [
+                asyncio.create_task(store.complete_job(job.id, "w1", now, AttemptOutcome.DONE))
+                for job in jobs
+            ]
+            await _until_waiting_for_locks(postgres_url, 2)
+            await holder.commit()
+        finally:
+            await holder.close()
+        assert await asyncio.wait_for(asyncio.gather(*endings), 10) == [True, True]
+        stored = await store.get_notification(notification_id)
+        assert stored is not None
+        assert stored.status is NotificationStatus.DONE
+
+
+async def _until_waiting_for_locks(url: str, count: int) -> None:
+    """Wait (10 s at most) until ``count`` sessions of ``url``'s database wait for a lock."""
+    dbname = url.rsplit("/", 1)[1]
+    server = postgres.server_url()
+    async with await psycopg.AsyncConnection.connect(server, autocommit=True) as admin:
+        for _ in range(200):
+            cursor = await admin.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = %s AND wait_event_type = 'Lock'",
+                (dbname,),
+            )
+            if (await cursor.fetchone() or (0,))[0] >= count:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} sessions never waited for a lock")

@@ -32,6 +32,7 @@ import logging
 import select
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -64,7 +65,6 @@ from ymnotify.store.base import (
     StoredNotification,
     TypeCount,
     check_buckets,
-    derive_status,
     lost_attempt_error,
 )
 from ymnotify.store.listing import listing_sql
@@ -81,6 +81,21 @@ WORK_CHANNEL = "ymnotify_work"
 _LISTEN_CHECK_EVERY = 10.0
 _RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0)  # then every second until the database is back
 logger = logging.getLogger("ymnotify.store")
+
+
+@dataclass(frozen=True, slots=True)
+class _JobEnding:
+    """How a worker ends a job it holds: the arguments of ``ymnotify_end_job``."""
+
+    job_id: int
+    worker: str
+    now: datetime
+    status: JobStatus  # done, unhandled, dead, or queued again for a retry
+    finished_at: datetime | None  # None while it may run again
+    outcome: AttemptOutcome
+    retry_at: datetime | None
+    error: str | None = None
+    traceback: str | None = None
 
 
 class PostgresStore(Store):
@@ -280,6 +295,25 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"PostgreSQL failed: {exc}") from exc
 
+    async def _alone(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one statement that returns one row as a transaction of its own, in one round
+        trip (``_transaction`` adds a BEGIN and a COMMIT, a round trip each)."""
+        try:
+            async with self._pool.connection(timeout=self.acquire_timeout) as connection:
+                await connection.set_autocommit(True)
+                try:
+                    row = await (await connection.execute(sql, params)).fetchone()
+                finally:
+                    await connection.set_autocommit(False)
+        except PoolTimeout as exc:
+            raise StoreUnavailable(
+                f"no PostgreSQL connection within {self.acquire_timeout:g}s"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"PostgreSQL failed: {exc}") from exc
+        assert row is not None  # the statement returns one row by construction
+        return row
+
     # -- writes --------------------------------------------------------------------------------
 
     async def accept(self, incoming: Incoming) -> Accepted:
@@ -452,34 +486,47 @@ class PostgresStore(Store):
         self, job_id: int, worker: str, now: datetime, outcome: AttemptOutcome
     ) -> bool:
         status = JobStatus.UNHANDLED if outcome is AttemptOutcome.UNHANDLED else JobStatus.DONE
-        params = {"id": job_id, "worker": worker, "now": now, "status": status.value}
-        attempt = {"outcome": outcome.value, "error": None, "traceback": None}
-        done = await self._transaction(lambda c: _end_job(c, "finish_job", params, attempt))
+        ending = _JobEnding(
+            job_id, worker, now, status, finished_at=now, outcome=outcome, retry_at=None
+        )
+        done = await self._end_job(ending)
         if done:
             self._work_arrived()
         return done
 
     async def fail_job(self, job_id: int, worker: str, now: datetime, failure: JobFailure) -> bool:
         dead = failure.retry_at is None
-        params = {
-            "id": job_id,
-            "worker": worker,
-            "now": now,
-            "status": (JobStatus.DEAD if dead else JobStatus.QUEUED).value,
-            "retry_at": failure.retry_at,
-            "finished_at": now if dead else None,
-            "error": failure.error,
-            "traceback": failure.traceback,
-        }
-        attempt = {
-            "outcome": AttemptOutcome.FAILED.value,
-            "error": failure.error,
-            "traceback": failure.traceback,
-        }
-        failed = await self._transaction(lambda c: _end_job(c, "fail_job", params, attempt))
+        ending = _JobEnding(
+            job_id,
+            worker,
+            now,
+            JobStatus.DEAD if dead else JobStatus.QUEUED,
+            finished_at=now if dead else None,
+            outcome=AttemptOutcome.FAILED,
+            retry_at=failure.retry_at,
+            error=failure.error,
+            traceback=failure.traceback,
+        )
+        failed = await self._end_job(ending)
         if failed and dead:
             self._work_arrived()  # a dead job releases its lane
         return failed
+
+    async def _end_job(self, ending: _JobEnding) -> bool:
+        """One call of ``ymnotify_end_job`` (migration 0003), a transaction of its own."""
+        params = {
+            "id": ending.job_id,
+            "worker": ending.worker,
+            "now": ending.now,
+            "status": ending.status.value,
+            "retry_at": ending.retry_at,
+            "finished_at": ending.finished_at,
+            "error": ending.error,
+            "traceback": ending.traceback,
+            "outcome": ending.outcome.value,
+        }
+        row = await self._alone(SQL["end_job"], params)
+        return bool(row["ended"])
 
     async def renew_leases(
         self, worker: str, job_ids: Collection[int], until: datetime
@@ -734,23 +781,13 @@ async def _plan_jobs(connection: Connection, plans: Sequence[JobPlan], now: date
 
 
 async def _refresh_statuses(connection: Connection, notification_ids: Collection[int]) -> None:
-    """Derive each planned notification's status from its jobs: three statements for any
-    number of notifications."""
+    """Derive each planned notification's status from its jobs (in SQL, ``ymnotify_status_of``):
+    two statements for any number of notifications, the second reading the jobs after the
+    first has locked the notifications."""
     ids = sorted(set(notification_ids))
-    if not ids:
-        return
-    locked = await (await connection.execute(SQL["lock_notifications"], {"ids": ids})).fetchall()
-    planned = [row["id"] for row in locked if row["planned"]]
-    if not planned:
-        return  # not planned (yet, or again): they stay pending
-    jobs = await connection.execute(SQL["job_statuses_of_notifications"], {"ids": planned})
-    states: dict[int, list[tuple[JobStatus, bool]]] = {id_: [] for id_ in planned}
-    for row in await jobs.fetchall():
-        states[row["notification_id"]].append((JobStatus(row["status"]), bool(row["failed"])))
-    statuses = [derive_status(states[id_]).value for id_ in planned]
-    await connection.execute(
-        SQL["set_notification_statuses"], {"ids": planned, "statuses": statuses}
-    )
+    if ids:
+        await connection.execute(SQL["lock_notifications"], {"ids": ids})
+        await connection.execute(SQL["refresh_statuses"], {"ids": ids})
 
 
 async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[ClaimedJob]:
@@ -791,20 +828,6 @@ async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[Cl
         )
         for job_id in order
     ]
-
-
-async def _end_job(
-    connection: Connection, query: str, params: dict[str, Any], attempt: dict[str, Any]
-) -> bool:
-    """Finish (``finish_job``) or fail (``fail_job``) a job ``params["worker"]`` holds."""
-    row = await (await connection.execute(SQL[query], params)).fetchone()
-    if row is None:
-        return False
-    await connection.execute(
-        SQL["finish_attempt"], {"job_id": params["id"], "now": params["now"], **attempt}
-    )
-    await _refresh_statuses(connection, [row["notification_id"]])
-    return True
 
 
 async def _release(

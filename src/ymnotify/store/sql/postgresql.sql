@@ -126,14 +126,13 @@ WHERE jobs.status IN ('done', 'unhandled', 'dead');
 -- name: lock_notifications
 SELECT id, planned FROM notifications WHERE id = ANY(%(ids)s) ORDER BY id FOR UPDATE;
 
--- name: job_statuses_of_notifications
-SELECT notification_id, status, error IS NOT NULL AS failed FROM jobs
-WHERE notification_id = ANY(%(ids)s);
-
--- name: set_notification_statuses
-UPDATE notifications SET status = derived.status
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[]) AS derived (id, status)
-WHERE notifications.id = derived.id;
+-- name: refresh_statuses
+-- After lock_notifications: each planned one's status from its jobs (migration 0003).
+UPDATE notifications SET status = (
+    SELECT ymnotify_status_of(array_agg(jobs.status), array_agg(jobs.error IS NOT NULL))
+    FROM jobs WHERE jobs.notification_id = notifications.id
+)
+WHERE id = ANY(%(ids)s) AND planned;
 
 -- For the rest of a transaction that takes the first rows of a queue (claims, planning): walk
 -- the queue's index in order and stop at the limit, whatever the statistics say. Right after a
@@ -206,20 +205,12 @@ SELECT id, handler, attempts, notification_id FROM leased;
 -- name: get_notifications
 SELECT * FROM notifications WHERE id = ANY(%(ids)s);
 
--- name: finish_job
-UPDATE jobs
-SET status = %(status)s, locked_by = NULL, locked_until = NULL, finished_at = %(now)s,
-    error = NULL, traceback = NULL
-WHERE id = %(id)s AND status = 'running' AND locked_by = %(worker)s
-RETURNING notification_id;
-
--- name: fail_job
-UPDATE jobs
-SET status = %(status)s, locked_by = NULL, locked_until = NULL,
-    run_at = coalesce(%(retry_at)s, run_at), finished_at = %(finished_at)s, error = %(error)s,
-    traceback = %(traceback)s
-WHERE id = %(id)s AND status = 'running' AND locked_by = %(worker)s
-RETURNING notification_id;
+-- name: end_job
+-- Finish, decline or fail a job its worker holds: see migration 0003.
+SELECT ymnotify_end_job(
+    %(id)s, %(worker)s, %(now)s, %(status)s, %(retry_at)s, %(finished_at)s, %(error)s,
+    %(traceback)s, %(outcome)s
+) AS ended;
 
 -- name: finish_attempt
 UPDATE job_attempts
