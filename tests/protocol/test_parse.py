@@ -22,6 +22,7 @@ from ymnotify.protocol import (
     parse_body,
     parse_payload,
 )
+from ymnotify.protocol.parse import parse_notification
 from ymnotify.protocol.samples import all_types, sample
 from ymnotify.protocol.wire import dedup_key, loads
 
@@ -376,3 +377,16 @@ def test_a_known_type_is_never_parsed_as_unknown_when_malformed() -> None:
     # A broken ORDER_CREATED must be quarantined, not slip through as an unknown type.
     with pytest.raises(MalformedNotification):
         parse_body(_encode({"notificationType": "ORDER_CREATED"}))
+
+
+@pytest.mark.parametrize("kind", [*KNOWN_TYPES, "ORDER_TELEPORTED"])
+def test_a_stored_body_parses_to_what_the_receiver_parsed(kind: str) -> None:
+    # Workers parse stored bodies without the dedup key; the notification must be the same.
+    body = json.dumps(sample(kind) if kind in KNOWN_TYPES else {"notificationType": kind}).encode()
+    assert parse_notification(body) == parse_body(body).notification
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"notificationType": ""}'])
+def test_a_stored_body_that_no_longer_parses_says_why(body: bytes) -> None:
+    with pytest.raises(MalformedNotification):
+        parse_notification(body)

@@ -45,7 +45,7 @@ from ymnotify.dispatch.observe import JobObserver
 from ymnotify.dispatch.retry import RetryAt, RetryPolicy
 from ymnotify.dispatch.router import RESERVED_NAMES, Router
 from ymnotify.errors import ConfigError, NotFound, StoreError
-from ymnotify.protocol.parse import MalformedNotification, parse_body
+from ymnotify.protocol.parse import MalformedNotification, parse_notification
 from ymnotify.store.base import AttemptOutcome, ClaimedJob, JobFailure, JobPlan, Store
 
 logger = logging.getLogger("ymnotify.worker")
@@ -258,7 +258,7 @@ class Worker:
         plans = []
         for row in rows:
             try:
-                event = parse_body(row.body).notification
+                event = parse_notification(row.body)
             except MalformedNotification as exc:
                 plans.append(JobPlan(row.id, problem=f"stored body no longer parses: {exc}"))
                 continue
@@ -343,7 +343,7 @@ class Worker:
             return
         try:
             spec = self.router.handler(job.handler)
-            event = parse_body(job.notification.body).notification
+            event = parse_notification(job.notification.body)
         except (NotFound, MalformedNotification) as exc:
             await self._fail(job, f"{type(exc).__name__}: {exc}", "")
             return

@@ -42,12 +42,23 @@ class ParsedBody:
 
 def parse_body(body: bytes) -> ParsedBody:
     """Parse and validate a request body; raise ``MalformedNotification``."""
-    try:
-        payload = wire.loads(body)
-    except wire.MalformedJson as exc:
-        raise MalformedNotification("", str(exc)) from exc
+    payload = _loads(body)
     notification = parse_payload(payload)
     return ParsedBody(notification, payload, wire.dedup_key(payload))
+
+
+def parse_notification(body: bytes) -> Notification:
+    """The notification a stored body holds, for handlers; raise ``MalformedNotification``.
+    Without the dedup key, which the receiver computed at intake (it costs as much again as
+    the parse)."""
+    return parse_payload(_loads(body))
+
+
+def _loads(body: bytes) -> wire.JsonValue:
+    try:
+        return wire.loads(body)
+    except wire.MalformedJson as exc:
+        raise MalformedNotification("", str(exc)) from exc
 
 
 def parse_payload(payload: wire.JsonValue) -> Notification:
