@@ -350,9 +350,15 @@ async def test_queues_are_walked_in_index_order_even_without_statistics(postgres
         )
         # query: (the queue's index, parameters)
         reads: dict[str, tuple[str, dict[str, Any]]] = {
-            "claimable_jobs": (
+            "claim_jobs": (
                 "jobs_queued",
-                {"now": datetime.now(UTC), "handlers": ["shop.save"], "limit": 8},
+                {
+                    "now": datetime.now(UTC),
+                    "handlers": ["shop.save"],
+                    "limit": 8,
+                    "worker": "w1",
+                    "until": datetime.now(UTC),
+                },
             ),
             "unplanned": ("notifications_unplanned", {"limit": 100}),
         }

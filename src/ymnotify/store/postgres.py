@@ -803,30 +803,19 @@ async def _claim_jobs(connection: Connection, params: dict[str, Any]) -> list[Cl
             SQL["expire_lease"], {"id": job["id"], "error": lost_attempt_error(job["attempts"])}
         )
     await _refresh_statuses(connection, [job["notification_id"] for job in expired])
-    candidates = await (await connection.execute(SQL["claimable_jobs"], params)).fetchall()
-    if not candidates:
-        return []
-    order = [candidate["id"] for candidate in candidates]  # notification order, then job id
-    lease = {"ids": order, "worker": params["worker"], "until": params["until"], "now": now}
-    leased = {
-        row["id"]: row
-        for row in await (await connection.execute(SQL["lease_jobs"], lease)).fetchall()
-    }
-    assert len(leased) == len(order)  # locked by this transaction since the claim query
+    claimed = await (await connection.execute(SQL["claim_jobs"], params)).fetchall()
     # No status to refresh: queued and running are both unfinished and the lease keeps the
     # last error, so ``derive_status`` gives each notification what it had.
-    notification_ids = [leased[job_id]["notification_id"] for job_id in order]
-    rows = await connection.execute(SQL["get_notifications"], {"ids": notification_ids})
-    notifications = {row["id"]: _notification_from_row(row) for row in await rows.fetchall()}
+    claimed.sort(key=lambda row: (row["id"], row["job_id"]))  # notification order, then job
     return [
         ClaimedJob(
-            id=job_id,
-            handler=leased[job_id]["handler"],
-            attempt=leased[job_id]["attempts"],
+            id=row["job_id"],
+            handler=row["handler"],
+            attempt=row["attempts"],
             lease_until=params["until"],
-            notification=notifications[leased[job_id]["notification_id"]],
+            notification=_notification_from_row(row),
         )
-        for job_id in order
+        for row in claimed
     ]
 
 
