@@ -173,6 +173,35 @@ async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none
     assert len(timed_out) < 48  # the two backlogs were still waiting
 
 
+async def test_settings_whose_endpoints_hang_hold_only_a_few_places(tmp_path: Path) -> None:
+    # Two settings with hanging endpoints and backlogs; room for 96 attempts. With the full
+    # share (64) from the start they took all 96 and a third setting's events waited for the
+    # first timeouts; starting at a few places, and never answered, they keep to those.
+    options = Options(
+        virtual=False, notification_timeout=HANGS, extra={"max_in_flight": 96, "poll_interval": 60}
+    )
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as first,
+        serve_endpoint(answers_ping_then_hangs) as second,
+        serve_endpoint(OK) as healthy,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002, 1003))
+        for endpoint, campaign in ((first, 1001), (second, 1002), (healthy, 1003)):
+            scope = {"campaignId": campaign}
+            await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
+        for campaign in (1001, 1002):
+            await market.publish(*orders(80, campaign=campaign, first=campaign * 1000))
+        await until_received(first, 8)
+        await until_received(second, 8)
+        await market.publish(*orders(5, campaign=1003))
+        delivered = await market.log_of(
+            5, seconds=HANGS / 2, type="ORDER_CREATED", outcome="delivered"
+        )
+        assert len(delivered) == 5
+        assert await market.log(type="ORDER_CREATED", outcome="failed") == []  # still hanging
+
+
 def hangs_for_campaign(campaign: int) -> Callable[[Request], bytes]:
     """An integrator's endpoint where one seller's processing hangs: that campaign's
     notifications get no answer, everything else (PINGs included) a 200."""

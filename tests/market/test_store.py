@@ -142,6 +142,27 @@ async def test_a_freed_place_goes_to_the_setting_with_fewest_in_flight(tmp_path:
         await store.close()
 
 
+async def test_among_settings_with_as_many_in_flight_the_last_served_waits(
+    tmp_path: Path,
+) -> None:
+    store = await _two_settings(tmp_path / "m.db", backlog=30, later=3)
+    try:
+        # Neither has anything in flight. The older backlog just had its turn (its attempts
+        # all ended at once): the setting that has not had one goes first.
+        taken = await _claim(store, T0 + timedelta(hours=1), 1, per_setting=64, last_turns={1: 7})
+        assert [c.subscription_id for c in taken] == [2]
+        # With no turns known, the one waiting longest.
+        taken = await _claim(store, T0 + timedelta(hours=1), 1, per_setting=64)
+        assert [c.subscription_id for c in taken] == [1]
+        # A per-setting share bounds the setting it names only.
+        taken = await _claim(
+            store, T0 + timedelta(hours=1), 10, per_setting=2, shares={1: 5}, in_flight={1: 1}
+        )
+        assert sorted(c.subscription_id for c in taken) == [1, 1, 1, 1, 2, 2]
+    finally:
+        await store.close()
+
+
 async def test_migrations_are_versioned_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     for _ in range(2):

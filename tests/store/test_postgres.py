@@ -445,3 +445,27 @@ async def _until_waiting_for_locks(url: str, count: int) -> None:
                 return
             await asyncio.sleep(0.05)
     raise AssertionError(f"{count} sessions never waited for a lock")
+
+
+async def test_a_statement_alone_cancelled_twice_stays_a_cancellation(postgres_url: str) -> None:
+    # The second cancel makes psycopg give up waiting for the server and close the connection;
+    # restoring its autocommit then raised "the connection is closed", which turned a worker's
+    # cancellation into a store failure (its lease was then never released at a stop).
+    store = PostgresStore(postgres_url)
+    await store.open()
+    try:
+        for ticks in (1, 5, 20):
+            statement = asyncio.create_task(store._alone("SELECT pg_sleep(3) AS slept", {}))
+            await asyncio.sleep(0.2)  # the statement is running on the server
+            statement.cancel()
+            for _ in range(ticks):
+                await asyncio.sleep(0)
+            statement.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await statement
+        after = await store._alone("SELECT current_setting('transaction_isolation') AS x", {})
+        assert after["x"]  # the pool still hands out working connections
+        async with store._pool.connection() as connection:
+            assert not connection.autocommit
+    finally:
+        await store.close()

@@ -35,6 +35,7 @@ from ymnotify.errors import YmnotifyError
 from ymnotify.market.clock import Clock, VirtualClock
 from ymnotify.market.errors import Conflict
 from ymnotify.market.records import Claimed
+from ymnotify.market.shares import Shares
 from ymnotify.market.store import MarketStore, PingRecord
 from ymnotify.protocol.responses import rfc3339
 
@@ -55,13 +56,17 @@ class EngineConfig:
     notification_timeout: float = NOTIFICATION_TIMEOUT
     ping_timeout: float = PING_TIMEOUT
     # Places are cheap (a task and a body each; what goes on the wire is bounded by the
-    # client's connections): 16 settings with hanging endpoints fill them, not 4.
+    # client's connections): 128 settings with hanging endpoints fill them (``first_share``).
     max_in_flight: int = 1024
     # One setting's share of ``max_in_flight``: a setting with a backlog (a slow or failing
     # endpoint) leaves the other places to the others. A setting is topped up when half its
     # share has finished, so a busy one is claimed for in batches (a claim per finished attempt
     # cost 1.75 × the CPU per delivery: bench/analysis.md).
     max_per_setting: int = 64
+    # On the real clock a setting starts with this many places (its endpoint's connections)
+    # and doubles them with every attempt that did not time out, up to ``max_per_setting``;
+    # a timeout sets it back (``shares``).
+    first_share: int = 8
     poll_interval: float = 1.0
     lease: timedelta = timedelta(minutes=10)
 
@@ -91,6 +96,9 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], int] = {}  # attempt → its setting's id
         self._in_flight_by_setting: Counter[int] = Counter()
+        self._shares = Shares(self.config.first_share, self.config.max_per_setting)
+        self._claims = 0  # claims on the real clock so far
+        self._last_turns: dict[int, int] = {}  # setting id → the claim that last gave it places
         self._short_of_room = False  # the last claim filled every free place
         self._not_sent = 0  # attempts held back at a stop
         self._settle_lock = asyncio.Lock()
@@ -190,7 +198,10 @@ class Engine:
         # Attempts first, then the 14-day rule, so an answer at the very deadline still counts.
         for _ in range(MAX_SETTLE_ROUNDS):
             now = self.clock.now()
-            claimed = await self._claim(now, self.config.max_in_flight, {})
+            # Each setting its full share: a round waits for all of its attempts anyway.
+            claimed = await self._claim(
+                now, self.config.max_in_flight, {}, self.config.max_per_setting
+            )
             if claimed:
                 # All of them to the end, then the first failure (a stop's SendingStopped):
                 # none is left running unobserved.
@@ -253,7 +264,7 @@ class Engine:
         left = self._in_flight_by_setting[setting]
         if left == 0:
             del self._in_flight_by_setting[setting]
-        if self._short_of_room or left <= self.config.max_per_setting // 2:
+        if self._short_of_room or left <= self._shares.of(setting) // 2:
             self._wake.set()
 
     async def _pump(self) -> float:
@@ -263,8 +274,17 @@ class Engine:
         room = self.config.max_in_flight - len(self._in_flight)
         self._short_of_room = moments.due and room <= 0
         if moments.due and room > 0:
-            claimed = await self._claim(now, room, self._in_flight_by_setting)
+            claimed = await self._claim(
+                now,
+                room,
+                self._in_flight_by_setting,
+                self._shares.few,
+                self._shares.all(),
+                self._last_turns,
+            )
+            self._claims += 1
             for item in claimed:
+                self._last_turns[item.subscription_id] = self._claims
                 self._attempt_started(asyncio.create_task(self._attempt_logged(item)), item)
             self._short_of_room = len(claimed) == room  # there may be more than there was room for
         if moments.deadline is not None and moments.deadline <= now:
@@ -279,7 +299,13 @@ class Engine:
     # -- one attempt ---------------------------------------------------------------------------
 
     async def _claim(
-        self, now: datetime, limit: int, in_flight: Mapping[int, int]
+        self,
+        now: datetime,
+        limit: int,
+        in_flight: Mapping[int, int],
+        per_setting: int,
+        shares: Mapping[int, int] | None = None,
+        last_turns: Mapping[int, int] | None = None,
     ) -> list[Claimed]:
         wall = datetime.now(UTC)
         return await self.store.claim_due(
@@ -288,8 +314,10 @@ class Engine:
             lease_until=wall + self.config.lease,
             owner=self._owner,
             limit=limit,
-            per_setting=self.config.max_per_setting,
+            per_setting=per_setting,
             in_flight=in_flight,
+            shares=shares,
+            last_turns=last_turns,
         )
 
     async def _attempt_logged(self, claimed: Claimed) -> None:
@@ -321,6 +349,7 @@ class Engine:
             timeout=self.config.notification_timeout,
             lane=claimed.subscription_id,
         )
+        self._shares.after(claimed.subscription_id, attempt.outcome)
         # Logged, and the retry counted, from when it went out: behind a slow endpoint's
         # backlog that is long after the claim.
         sent_at = self.clock.at(attempt.started_at)

@@ -322,13 +322,20 @@ class MarketStore:
         limit: int,
         per_setting: int | None = None,
         in_flight: Mapping[int, int] | None = None,
+        shares: Mapping[int, int] | None = None,
+        last_turns: Mapping[int, int] | None = None,
     ) -> list[Claimed]:
         """Lease up to ``limit`` deliveries due at ``now`` (Market time), oldest first within
-        each setting, and at most ``per_setting`` in flight per setting counting the caller's
-        ``in_flight`` (setting id → deliveries). Settings take turns, the one waiting longest
-        first: one endpoint's backlog cannot take every place while the others wait."""
+        each setting, and at most ``per_setting`` in flight per setting (``shares``: setting
+        id → another bound for that one) counting the caller's ``in_flight`` (setting id →
+        deliveries). Settings take turns: the fewest in flight first, then the one whose last
+        turn (``last_turns``: setting id → the caller's count of claims when it last got
+        places; none: 0) is the longest ago, then the one waiting longest; one endpoint's
+        backlog cannot take every place while the others wait."""
         cap = limit if per_setting is None else per_setting
+        caps = shares or {}
         busy = in_flight or {}
+        turns = last_turns or {}
         times = {"now": utc_text(now), "wall": utc_text(wall)}
 
         def claim(c: sqlite3.Connection) -> list[Claimed]:
@@ -339,11 +346,18 @@ class MarketStore:
                     due.append(row["id"])
                 else:  # nothing due after all: its next_run_at moves on
                     c.execute(SQL["refresh_next_run"], {"id": row["id"]})
-            # The fewest in flight first, the longest waiting among equals (a stable sort of
-            # the query's order): when every place is taken and one frees up, it goes to a
-            # setting that has none rather than back to a backlog that is merely older.
-            for subscription_id in sorted(due, key=lambda setting: busy.get(setting, 0)):
-                room = min(cap - busy.get(subscription_id, 0), limit - len(ids))
+
+            # The fewest in flight first: when every place is taken and one frees up, it goes
+            # to a setting that has none rather than back to a backlog that is merely older.
+            # Among equals the one whose turn is longest ago, then the longest waiting (a stable
+            # sort of the query's order): a backlog whose attempts all just ended does not go
+            # before a setting that has not had a turn yet.
+            def order(setting: int) -> tuple[int, int]:
+                return busy.get(setting, 0), turns.get(setting, 0)
+
+            for subscription_id in sorted(due, key=order):
+                share = caps.get(subscription_id, cap)
+                room = min(share - busy.get(subscription_id, 0), limit - len(ids))
                 if room <= 0:
                     continue
                 params = {**times, "subscription_id": subscription_id, "limit": room}

@@ -304,7 +304,11 @@ class PostgresStore(Store):
                 try:
                     row = await (await connection.execute(sql, params)).fetchone()
                 finally:
-                    await connection.set_autocommit(False)
+                    # A connection psycopg closed (a cancel it could not deliver, a backend
+                    # that went away) is discarded by the pool; restoring autocommit on it
+                    # would raise and hide the cancellation or the server's own error.
+                    if not connection.closed:
+                        await connection.set_autocommit(False)
         except PoolTimeout as exc:
             raise StoreUnavailable(
                 f"no PostgreSQL connection within {self.acquire_timeout:g}s"
