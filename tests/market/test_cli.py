@@ -78,6 +78,7 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
             env={**env, "YMNOTIFY_MARKET_SET": "orderId=4243, note=a,b"},
         )
         assert from_env.returncode == 0, from_env.stderr
+        assert "note: --set orderId=4243,note=a,b is from $YMNOTIFY_MARKET_SET" in from_env.stderr
         ok("clock", "advance", "1h")
         newest = json.loads(ok("log", "--json", "--limit", "1"))["entries"][0]
         paged = run_cli(["market", "log", "--limit", "1"], env=env)
@@ -94,6 +95,11 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         }
         assert "(virtual clock)" in ok("clock")  # the bare group reads YMNOTIFY_MARKET_API too
         assert "'renamed'" in ok("edit", sid, "--name", "renamed")
+        # A YMNOTIFY_MARKET_NAME left from another command renames a setting on edit: said.
+        ambient = run_cli(["market", "edit", sid], env={**env, "YMNOTIFY_MARKET_NAME": "Shop"})
+        assert ambient.returncode == 0, ambient.stderr
+        assert "note: --name Shop is from $YMNOTIFY_MARKET_NAME" in ambient.stderr
+        assert "note:" not in run_cli(["market", "edit", sid, "--name", "renamed"], env=env).stderr
         assert "disabled" in ok("disable", sid)
         assert "active" in ok("enable", sid)
         table = ok("list")

@@ -32,6 +32,22 @@ def market_option(*decls: str, **attrs: Any) -> Callable[[F], F]:
     return option(*decls, env_prefix=MARKET_ENV_PREFIX, **attrs)
 
 
+def note_values_from_environment(*names: str) -> None:
+    """Say on stderr which of the current command's ``names`` (parameter names) came from the
+    environment. ``YMNOTIFY_MARKET_<FLAG>`` is shared by every subcommand with that flag: a
+    ``YMNOTIFY_MARKET_NAME`` exported for ``business create`` would otherwise rename a setting
+    on ``edit`` without a word."""
+    context = click.get_current_context()
+    for param in context.command.params:
+        if param.name not in names or not isinstance(param, click.Option):
+            continue
+        if context.get_parameter_source(param.name) is click.core.ParameterSource.ENVIRONMENT:
+            flag = max(param.opts, key=len)
+            value = context.params[param.name]
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            click.echo(f"note: {flag} {shown} is from ${param.envvar}", err=True)
+
+
 @click.group()
 def market() -> None:
     """The Yandex.Market side as a local sandbox: settings, PING, retries, request log.
@@ -339,6 +355,7 @@ def business_create(
     as_json: bool,
 ) -> None:
     """Create a cabinet, e.g. `business create 7 --name Shop --campaign 70 --member ann:owner`."""
+    note_values_from_environment("name", "campaigns", "members")
     users = []
     for member in members:
         login, _, role = member.partition(":")
@@ -424,6 +441,7 @@ def subscribe(
     as_json: bool,
 ) -> None:
     """Create a notification setting (Market PINGs the URL first)."""
+    note_values_from_environment("name", "business_id", "campaign_id", "types", "all_types", "url")
     if (business_id is None) == (campaign_id is None):
         raise click.UsageError("give exactly one of --business and --campaign")
     scope = {"businessId": business_id} if business_id is not None else {"campaignId": campaign_id}
@@ -493,6 +511,7 @@ def edit_command(
     as_json: bool,
 ) -> None:
     """Change name, types or URL; deliveries follow after the activation delay."""
+    note_values_from_environment("name", "types", "url")
     body: dict[str, Any] = {}
     if name is not None:
         body["name"] = name
@@ -608,6 +627,7 @@ def trigger_command(
     Any type name works: unknown ones get a minimal body with businessId, which is how to
     rehearse a type Market adds later. Event times are Market's current (maybe virtual) time.
     """
+    note_values_from_environment("fields", "campaign_id", "business_id")
     overrides: dict[str, Any] = {}
     for item in fields:
         name, sep, value = item.partition("=")
