@@ -86,20 +86,32 @@ def ping_p99(result: ScenarioResult | None) -> float | None:
     return None if value is None else float(value)
 
 
+def best_capacity(result: ScenarioResult | None) -> tuple[float | None, bool]:
+    """The most a scenario was measured to do in this run, and whether that was an open-loop
+    load rather than wrk's saturation (see ``open_loop_beyond_saturation``)."""
+    beyond = None if result is None else open_loop_beyond_saturation(result)
+    if beyond is not None:
+        return beyond[0], True
+    return capacity(result), False
+
+
 def goals(results: Sequence[ScenarioResult]) -> list[Goal]:
-    """Issue 7's receiver goals, judged on this run's figures."""
+    """Issue 7's receiver goals, judged on this run's figures. The ceiling and the glue count
+    with the most they were measured to do, so that a run that under-measured them cannot
+    flatter ymnotify's ratios."""
     named = _by_name(results)
-    subject, ceiling, baseline = (capacity(named.get(n)) for n in (SUBJECT, CEILING, BASELINE))
+    subject = capacity(named.get(SUBJECT))
     found: list[Goal] = []
-    for text, other, target in (
-        ("durable ack throughput on SQLite ≥ 0.5 × the no-op ceiling", ceiling, 0.5),
-        ("durable ack throughput on SQLite ≥ 3 × the glue baseline", baseline, 3.0),
+    for text, name, target in (
+        ("durable ack throughput on SQLite ≥ 0.5 × the no-op ceiling", CEILING, 0.5),
+        ("durable ack throughput on SQLite ≥ 3 × the glue baseline", BASELINE, 3.0),
     ):
+        other, from_open_loop = best_capacity(named.get(name))
         if subject and other:
             ratio = subject / other
-            found.append(
-                Goal(text, f"{ratio:.2f} × ({subject:,.0f} / {other:,.0f} req/s)", ratio >= target)
-            )
+            source = f", {name}'s open-loop best" if from_open_loop else ""
+            measured = f"{ratio:.2f} × ({subject:,.0f} / {other:,.0f} req/s{source})"
+            found.append(Goal(text, measured, ratio >= target))
         else:
             found.append(Goal(text, "not measured", None))
     p99 = ping_p99(named.get(SUBJECT))
@@ -276,7 +288,7 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
                 "",
                 f"**`{result['name']}` was under-measured:** one of its open-loop loads (next"
                 f" section) achieved {achieved:,.0f}/s, {ratio - 1:.0%} more than wrk's saturation;"
-                " the ratios to it in this run are off by as much.",
+                " the ratios to it in this table are off by as much (the goals use that rate).",
             ]
     out += ["", "Scenarios:", ""]
     for result in results:

@@ -252,6 +252,23 @@ def test_report_names_a_saturation_that_an_open_loop_load_exceeded() -> None:
     assert report.open_loop_beyond_saturation(measured(1000)) is None
 
 
+def test_the_goals_use_the_most_the_ceiling_and_the_glue_were_measured_to_do() -> None:
+    # The thirteenth session's run: the glue saturated at 316/s under wrk, an open loop got 376.
+    def scenario(name: str, saturation: float, *achieved: float) -> Any:
+        loads = [{"result": {"achieved_rate": rate}} for rate in achieved]
+        return {"name": name, "saturation": {"rate": saturation}, "loads": loads, "ping": None}
+
+    results = [
+        scenario(report.SUBJECT, 3110, 2392),
+        scenario(report.CEILING, 14173, 11327, 12270),
+        scenario(report.BASELINE, 316, 252, 316, 376),
+    ]
+    ceiling, glue, _ping = report.goals(results)
+    assert ceiling.measured == "0.22 × (3,110 / 14,173 req/s)"
+    assert glue.measured == "8.27 × (3,110 / 376 req/s, glue's open-loop best)"
+    assert glue.met
+
+
 def test_compare_pairs_the_sides_of_each_round() -> None:
     after = [compare.Round(5000, 90.0), compare.Round(4000, 120.0), compare.Round(4500, 100.0)]
     before = [compare.Round(4500, 100.0), compare.Round(3900, 110.0), compare.Round(4400, 125.0)]
