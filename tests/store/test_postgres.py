@@ -29,7 +29,7 @@ from ymnotify.store.base import (
     NotificationStatus,
     derive_status,
 )
-from ymnotify.store.postgres import PostgresStore
+from ymnotify.store.postgres import _NOTIFY, WORK_CHANNEL, PostgresStore
 
 
 async def test_a_database_behind_is_refused_until_migrated(postgres_template: None) -> None:
@@ -267,15 +267,16 @@ async def test_work_added_in_one_process_wakes_another_also_after_its_listener_i
 
 async def test_an_announcement_does_not_wait_for_its_wal_flush(postgres_url: str) -> None:
     # A NOTIFY only wakes other workers early (they poll anyway): its commit need not be durable.
+    # It is one statement in autocommit, so its own transaction: the setting it makes holds
+    # until that transaction's commit, and not for the next statement on the connection.
     store = PostgresStore(postgres_url, max_connections=1)
-    async with store:
-
-        async def announce_then_look(connection: Any) -> Any:
-            await store._notify(connection)
-            return await _synchronous_commit(connection)
-
-        assert await store._transaction(announce_then_look) == "off"
+    await store.open()
+    try:
+        announced = await store._alone(_NOTIFY, {"channel": WORK_CHANNEL, "token": "t"})
+        assert announced["sync"] == "off"
         assert await store._transaction(_synchronous_commit) == "on"  # SET LOCAL: that one only
+    finally:
+        await store.close()
 
 
 async def _synchronous_commit(connection: Any) -> Any:

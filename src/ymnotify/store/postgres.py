@@ -76,6 +76,13 @@ Connection = psycopg.AsyncConnection[dict[str, Any]]
 # Serialises migrations of concurrent `db migrate` runs (an arbitrary, fixed lock id).
 _MIGRATION_LOCK = 7_276_105_111_116
 WORK_CHANNEL = "ymnotify_work"
+# Announce work to other processes: one statement, its own transaction (autocommit). Nothing
+# depends on its commit surviving a crash, so it does not wait for its WAL flush
+# (set_config(..., true) is SET LOCAL, and the commit at the statement's end follows it).
+_NOTIFY = (
+    "SELECT set_config('synchronous_commit', 'off', true) AS sync,"
+    " pg_notify(%(channel)s, %(token)s) AS sent"
+)
 # How long the listening connection waits for a notification before it checks that the server
 # still answers (a silently dead TCP connection would otherwise be waited on for ever).
 _LISTEN_CHECK_EVERY = 10.0
@@ -204,21 +211,13 @@ class PostgresStore(Store):
     async def _send_announcements(self) -> None:
         while True:
             try:
-                await self._transaction(self._notify)
+                await self._alone(_NOTIFY, {"channel": WORK_CHANNEL, "token": self._token})
             except StoreUnavailable as exc:
                 # The work is stored; other workers find it by polling once the database is back.
                 logger.debug("could not announce new work: %s", exc)
             if not self._announce_again:
                 return
             self._announce_again = False
-
-    async def _notify(self, connection: Connection) -> None:
-        # Nothing depends on this commit surviving a crash: do not wait for its WAL flush
-        # (set_config(..., true) is SET LOCAL, in the same round trip as the NOTIFY).
-        await connection.execute(
-            "SELECT set_config('synchronous_commit', 'off', true), pg_notify(%s, %s)",
-            (WORK_CHANNEL, self._token),
-        )
 
     async def _listen(self) -> None:
         """Keep a LISTEN connection open for good; wake local listeners on every announcement
