@@ -2,7 +2,9 @@
 
 psycopg 3 with an async connection pool. Each accept is one transaction with
 ``synchronous_commit = on`` (forced per connection, whatever the server's default), so a 200 is
-sent only after the commit is flushed; PostgreSQL itself batches concurrent commits into shared
+sent only after the commit is flushed; it is one call of ``ymnotify_accept`` (migration 0004)
+in autocommit, and a worker ends a job with one call of ``ymnotify_end_job`` (0003): round trips
+were most of what the process spent on PostgreSQL; PostgreSQL itself batches concurrent commits into shared
 WAL flushes, so no group-commit layer is needed here. When the database goes away, operations
 raise ``StoreUnavailable`` (the receiver answers 500) and the pool reconnects by itself.
 
@@ -326,13 +328,13 @@ class PostgresStore(Store):
         # the retry is a duplicate and answered 200.
         try:
             async with asyncio.timeout(self.acquire_timeout):
-                accepted = await self._transaction(lambda c: _accept(c, incoming))
+                row = await self._alone(SQL["accept"], _accept_params(incoming))
         except TimeoutError as exc:
             raise StoreUnavailable(
                 f"PostgreSQL did not store the notification within {self.acquire_timeout:g}s"
             ) from exc
         self._work_arrived()
-        return accepted
+        return Accepted(row["id"], duplicate=row["duplicate"], stale=row["stale"])
 
     def record_ping(self, source: str, received_at: datetime) -> None:
         params = {"source": source, "received_at": received_at}
@@ -687,31 +689,25 @@ async def _schema_version(connection: Connection) -> int:
     return int(row["version"])
 
 
-async def _accept(connection: Connection, incoming: Incoming) -> Accepted:
+def _accept_params(incoming: Incoming) -> dict[str, Any]:
+    """The arguments of ``ymnotify_accept`` (migration 0004) for ``incoming``."""
     status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
-    # Takes the entity's lock before drawing the id: accepts of one entity commit in id order
-    # (see the module doc and the SQL).
-    cursor = await connection.execute(
-        SQL["insert_notification"],
-        {
-            "dedup_key": incoming.dedup_key,
-            "notification_type": incoming.notification_type,
-            "status": status.value,
-            "entity": incoming.entity,
-            "event_time": incoming.event_time,
-            "received_at": incoming.received_at,
-            "source": incoming.source,
-            "headers": json.dumps(list(incoming.headers)),
-            "body": incoming.body,
-            "error": incoming.quarantine_reason,
-        },
-    )
-    row = await cursor.fetchone()
-    assert row is not None
-    if row["duplicates"]:
-        return Accepted(row["id"], duplicate=True, stale=row["stale"])
-    stale = await _apply_state(connection, incoming.entity, incoming.state_changes, row["id"])
-    return Accepted(row["id"], duplicate=False, stale=stale)
+    changes = incoming.state_changes if incoming.entity is not None else ()
+    return {
+        "dedup_key": incoming.dedup_key,
+        "notification_type": incoming.notification_type,
+        "status": status.value,
+        "entity": incoming.entity,
+        "event_time": incoming.event_time,
+        "received_at": incoming.received_at,
+        "source": incoming.source,
+        "headers": json.dumps(list(incoming.headers)),
+        "body": incoming.body,
+        "error": incoming.quarantine_reason,
+        "slots": [change.slot for change in changes],
+        "values": [json.dumps(change.value, sort_keys=True) for change in changes],
+        "times": [change.at for change in changes],
+    }
 
 
 async def _apply_state(

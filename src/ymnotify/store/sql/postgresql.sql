@@ -5,20 +5,13 @@
 -- the executor checks before it computes that row, the id's nextval included. The two-key form
 -- (a fixed class, the entity's 32-bit hash) never meets the one-key advisory locks; a hash
 -- collision only makes two entities take turns.
--- name: insert_notification
-INSERT INTO notifications (
-    dedup_key, notification_type, status, entity, event_time, received_at, last_received_at,
-    source, headers, body, error
-)
-SELECT %(dedup_key)s, %(notification_type)s, %(status)s, %(entity)s, %(event_time)s,
-       %(received_at)s, %(received_at)s, %(source)s, %(headers)s, %(body)s, %(error)s
-WHERE (SELECT count(*) FROM (
-          SELECT pg_advisory_xact_lock(7276, hashtext(%(entity)s)) WHERE %(entity)s IS NOT NULL
-      ) AS entity_lock) >= 0
-ON CONFLICT (dedup_key) DO UPDATE SET
-    duplicates = notifications.duplicates + 1,
-    last_received_at = excluded.last_received_at
-RETURNING id, duplicates, stale;
+-- name: accept
+-- One call, its own transaction: see migration 0004.
+SELECT id, duplicate, stale FROM ymnotify_accept(
+    %(dedup_key)s, %(notification_type)s, %(status)s, %(entity)s, %(event_time)s,
+    %(received_at)s, %(source)s, %(headers)s, %(body)s, %(error)s,
+    %(slots)s::text[], %(values)s::text[], %(times)s::timestamptz[]
+);
 
 -- name: put_entity_state_slot
 INSERT INTO entity_state (entity, slot, value, event_time, notification_id)
