@@ -2,11 +2,12 @@
 
 psycopg 3 with an async connection pool. Each accept is one transaction with
 ``synchronous_commit = on`` (forced per connection, whatever the server's default), so a 200 is
-sent only after the commit is flushed; it is one call of ``ymnotify_accept`` (migration 0004)
-in autocommit, and a worker ends a job with one call of ``ymnotify_end_job`` (0003): round trips
-were most of what the process spent on PostgreSQL; PostgreSQL itself batches concurrent commits into shared
-WAL flushes, so no group-commit layer is needed here. When the database goes away, operations
-raise ``StoreUnavailable`` (the receiver answers 500) and the pool reconnects by itself.
+sent only after the commit is flushed. It is one call of ``ymnotify_accept`` (migration 0004)
+in autocommit, as a worker's ending of a job is one call of ``ymnotify_end_job`` (0003): round
+trips were most of what the process spent on PostgreSQL. PostgreSQL itself batches concurrent
+commits into shared WAL flushes, so no group-commit layer is needed here. When the database goes
+away, operations raise ``StoreUnavailable`` (the receiver answers 500) and the pool reconnects
+by itself.
 
 Work wake-ups: a process that adds work (an accept, new jobs, a finished job that frees its lane)
 sends ``NOTIFY ymnotify_work`` after the commit, and every process with a worker keeps one
