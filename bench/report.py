@@ -284,11 +284,19 @@ def render(document: BenchDocument, images: dict[str, str]) -> str:
         beyond = open_loop_beyond_saturation(result)
         if beyond is not None:
             achieved, ratio = beyond
+            # The goals compare ymnotify's wrk figure with the most the others did: a run
+            # that under-measured one of them cannot flatter ymnotify, one that under-measured
+            # ymnotify only understates it.
+            use = (
+                "the goals use that rate"
+                if result["name"] in (CEILING, BASELINE)
+                else "the goals keep wrk's figure, which understates it"
+            )
             out += [
                 "",
                 f"**`{result['name']}` was under-measured:** one of its open-loop loads (next"
                 f" section) achieved {achieved:,.0f}/s, {ratio - 1:.0%} more than wrk's saturation;"
-                " the ratios to it in this table are off by as much (the goals use that rate).",
+                f" the ratios to it in this table are off by as much ({use}).",
             ]
     out += ["", "Scenarios:", ""]
     for result in results:
