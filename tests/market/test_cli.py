@@ -100,6 +100,10 @@ def test_sandbox_session_from_the_command_line(tmp_path: Path) -> None:
         assert ambient.returncode == 0, ambient.stderr
         assert "note: --name Shop is from $YMNOTIFY_MARKET_NAME" in ambient.stderr
         assert "note:" not in run_cli(["market", "edit", sid, "--name", "renamed"], env=env).stderr
+        # Where duplicate copies to, too (said before the sandbox answers, whatever it answers).
+        ambient_store = {**env, "YMNOTIFY_MARKET_CAMPAIGN": "1001"}
+        copied = run_cli(["market", "duplicate", sid], env=ambient_store)
+        assert "note: --campaign 1001 is from $YMNOTIFY_MARKET_CAMPAIGN" in copied.stderr
         assert "disabled" in ok("disable", sid)
         assert "active" in ok("enable", sid)
         table = ok("list")

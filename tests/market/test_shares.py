@@ -3,6 +3,8 @@ out, up to the most, and drops back to a few when one times out."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
 from ymnotify.delivery.outcome import (
@@ -12,6 +14,7 @@ from ymnotify.delivery.outcome import (
     classify_failure,
     classify_response,
 )
+from ymnotify.market.engine import Engine, EngineConfig
 from ymnotify.market.shares import Shares
 
 DELIVERED = classify_response(
@@ -63,3 +66,10 @@ def test_the_bounds_are_checked() -> None:
         Shares(0, 64)
     with pytest.raises(ValueError, match="few <= most"):
         Shares(65, 64)
+
+
+def test_an_engine_with_a_share_below_the_first_starts_there() -> None:
+    # max_per_setting under the first share (8) was a valid config before shares existed.
+    nothing = cast(Any, None)  # the constructor only keeps them
+    engine = Engine(nothing, nothing, nothing, EngineConfig(max_per_setting=4))
+    assert engine._shares.of(1) == 4

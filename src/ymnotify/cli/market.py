@@ -548,6 +548,7 @@ def duplicate_command(
     api: str, user: str | None, subscription_id: int, campaign_id: int, as_json: bool
 ) -> None:
     """Copy a setting to another store (PING first)."""
+    note_values_from_environment("campaign_id")
     path = f"/api/subscriptions/{subscription_id}/duplicate"
     _show(Api(api, user).call("POST", path, {"campaignId": campaign_id}), as_json)
 

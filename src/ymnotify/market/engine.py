@@ -96,7 +96,8 @@ class Engine:
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[asyncio.Task[None], int] = {}  # attempt → its setting's id
         self._in_flight_by_setting: Counter[int] = Counter()
-        self._shares = Shares(self.config.first_share, self.config.max_per_setting)
+        most = self.config.max_per_setting
+        self._shares = Shares(min(self.config.first_share, most), most)
         self._claims = 0  # claims on the real clock so far
         self._last_turns: dict[int, int] = {}  # setting id → the claim that last gave it places
         self._short_of_room = False  # the last claim filled every free place
