@@ -65,7 +65,11 @@ def build_template() -> None:
         finally:
             await store.close()
 
-    asyncio.run(migrate())
+    try:
+        asyncio.run(migrate())
+    except BaseException:
+        drop_template()  # a failed migration left it behind on the server for good
+        raise
 
 
 def drop_template() -> None:
