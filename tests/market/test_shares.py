@@ -42,6 +42,8 @@ def test_a_setting_starts_with_a_few_and_doubles_up_to_the_most() -> None:
     assert grown == [16, 32, 64, 64]
     assert shares.of(2) == 8  # another setting is not affected
     assert shares.all() == {1: 64}
+    shares.forget(1)  # removed
+    assert shares.all() == {}
 
 
 @pytest.mark.parametrize("answer", [REJECTED, REFUSED], ids=["500", "refused"])

@@ -334,6 +334,9 @@ class Engine:
         now = self.clock.now()
         settings = claimed.settings
         if settings is None:
+            # Removed: what the engine kept about it goes (the rest of its deliveries too).
+            self._shares.forget(claimed.subscription_id)
+            self._last_turns.pop(claimed.subscription_id, None)
             await self.store.cancel_delivery(claimed.delivery_id, "removed", now)
             return
         delivering = settings.in_effect(now)

@@ -24,7 +24,7 @@ class Shares:
             raise ValueError("shares need 1 <= few <= most")
         self.few = few
         self.most = most
-        self._shares: dict[int, int] = {}  # setting id → its share; a sandbox has few settings
+        self._shares: dict[int, int] = {}  # setting id → its share, until it is removed
 
     def of(self, setting: int) -> int:
         return self._shares.get(setting, self.few)
@@ -32,6 +32,10 @@ class Shares:
     def all(self) -> dict[int, int]:
         """Every setting's share that is not ``few`` (the rest have ``few``)."""
         return dict(self._shares)
+
+    def forget(self, setting: int) -> None:
+        """The setting is gone (removed)."""
+        self._shares.pop(setting, None)
 
     def after(self, setting: int, outcome: Outcome) -> None:
         """Count one finished attempt of ``setting``."""
