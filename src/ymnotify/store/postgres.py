@@ -34,7 +34,7 @@ import json
 import logging
 import select
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -282,14 +282,12 @@ class PostgresStore(Store):
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _transaction(self, work: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run ``work`` in one transaction; translate every database failure."""
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection; every database failure in the block becomes ``StoreUnavailable``."""
         try:
-            async with (
-                self._pool.connection(timeout=self.acquire_timeout) as connection,
-                connection.transaction(),
-            ):
-                return await work(connection)
+            async with self._pool.connection(timeout=self.acquire_timeout) as connection:
+                yield connection
         except PoolTimeout as exc:
             raise StoreUnavailable(
                 f"no PostgreSQL connection within {self.acquire_timeout:g}s"
@@ -297,26 +295,24 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreUnavailable(f"PostgreSQL failed: {exc}") from exc
 
+    async def _transaction(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction."""
+        async with self._connection() as connection, connection.transaction():
+            return await work(connection)
+
     async def _alone(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one statement that returns one row as a transaction of its own, in one round
         trip (``_transaction`` adds a BEGIN and a COMMIT, a round trip each)."""
-        try:
-            async with self._pool.connection(timeout=self.acquire_timeout) as connection:
-                await connection.set_autocommit(True)
-                try:
-                    row = await (await connection.execute(sql, params)).fetchone()
-                finally:
-                    # A connection psycopg closed (a cancel it could not deliver, a backend
-                    # that went away) is discarded by the pool; restoring autocommit on it
-                    # would raise and hide the cancellation or the server's own error.
-                    if not connection.closed:
-                        await connection.set_autocommit(False)
-        except PoolTimeout as exc:
-            raise StoreUnavailable(
-                f"no PostgreSQL connection within {self.acquire_timeout:g}s"
-            ) from exc
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"PostgreSQL failed: {exc}") from exc
+        async with self._connection() as connection:
+            await connection.set_autocommit(True)
+            try:
+                row = await (await connection.execute(sql, params)).fetchone()
+            finally:
+                # A connection psycopg closed (a cancel it could not deliver, a backend that
+                # went away) is discarded by the pool; restoring autocommit on it would raise
+                # and hide the cancellation or the server's own error.
+                if not connection.closed:
+                    await connection.set_autocommit(False)
         assert row is not None  # the statement returns one row by construction
         return row
 
@@ -693,7 +689,6 @@ async def _schema_version(connection: Connection) -> int:
 def _accept_params(incoming: Incoming) -> dict[str, Any]:
     """The arguments of ``ymnotify_accept`` (migration 0004) for ``incoming``."""
     status = NotificationStatus.QUARANTINED if incoming.quarantined else NotificationStatus.PENDING
-    changes = incoming.state_changes if incoming.entity is not None else ()
     return {
         "dedup_key": incoming.dedup_key,
         "notification_type": incoming.notification_type,
@@ -705,39 +700,17 @@ def _accept_params(incoming: Incoming) -> dict[str, Any]:
         "headers": json.dumps(list(incoming.headers)),
         "body": incoming.body,
         "error": incoming.quarantine_reason,
+        **_state_arrays(incoming.state_changes),
+    }
+
+
+def _state_arrays(changes: Sequence[StateChange]) -> dict[str, list[Any]]:
+    """State changes as the slot, value and time arrays of ``ymnotify_put_state``."""
+    return {
         "slots": [change.slot for change in changes],
         "values": [json.dumps(change.value, sort_keys=True) for change in changes],
         "times": [change.at for change in changes],
     }
-
-
-async def _apply_state(
-    connection: Connection,
-    entity: str | None,
-    state_changes: Sequence[StateChange],
-    notification_id: int,
-) -> bool:
-    """Record the state a new notification reports; return whether any of it is stale."""
-    stale = False
-    if entity is None:
-        return stale
-    for change in state_changes:
-        # One statement decides and writes: concurrent accepts of one entity cannot both win.
-        written = await connection.execute(
-            SQL["put_entity_state_slot"],
-            {
-                "entity": entity,
-                "slot": change.slot,
-                "value": json.dumps(change.value, sort_keys=True),
-                "event_time": change.at,
-                "notification_id": notification_id,
-            },
-        )
-        if await written.fetchone() is None:
-            stale = True  # a later event time is already recorded; it wins
-    if stale:
-        await connection.execute(SQL["mark_stale"], {"id": notification_id})
-    return stale
 
 
 async def _plan_jobs(connection: Connection, plans: Sequence[JobPlan], now: datetime) -> None:
@@ -863,10 +836,14 @@ async def _requalify(
     )
     if not cursor.rowcount:
         raise NotFound(f"notification {notification_id} is not quarantined")
-    stale = await _apply_state(
-        connection, classification.entity, classification.state_changes, notification_id
-    )
-    return Accepted(notification_id, duplicate=False, stale=stale)
+    params = {
+        "entity": classification.entity,
+        "id": notification_id,
+        **_state_arrays(classification.state_changes),
+    }
+    row = await (await connection.execute(SQL["put_state"], params)).fetchone()
+    assert row is not None  # the statement returns one row by construction
+    return Accepted(notification_id, duplicate=False, stale=row["stale"])
 
 
 def _job_from_row(row: dict[str, Any], history: list[AttemptRecord]) -> JobRecord:

@@ -13,18 +13,11 @@ SELECT id, duplicate, stale FROM ymnotify_accept(
     %(slots)s::text[], %(values)s::text[], %(times)s::timestamptz[]
 );
 
--- name: put_entity_state_slot
-INSERT INTO entity_state (entity, slot, value, event_time, notification_id)
-VALUES (%(entity)s, %(slot)s, %(value)s, %(event_time)s, %(notification_id)s)
-ON CONFLICT (entity, slot) DO UPDATE SET
-    value = excluded.value,
-    event_time = excluded.event_time,
-    notification_id = excluded.notification_id
-WHERE entity_state.event_time <= excluded.event_time
-RETURNING notification_id;
-
--- name: mark_stale
-UPDATE notifications SET stale = TRUE WHERE id = %(id)s;
+-- name: put_state
+-- A replayed quarantined body's state: see migration 0004.
+SELECT ymnotify_put_state(
+    %(entity)s, %(id)s, %(slots)s::text[], %(values)s::text[], %(times)s::timestamptz[]
+) AS stale;
 
 -- name: record_ping
 -- PINGs are written by concurrent background tasks: the later receive time wins, whatever
