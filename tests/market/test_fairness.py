@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.endpoints import OK, SILENT, Endpoint, Request, serve_endpoint
-from tests.market.harness import Options, run_market
+from tests.market.harness import Market, Options, run_market
 from ymnotify.protocol.samples import SAMPLE_ID_BASE, sample
 
 HANGS = 6.0  # the hanging endpoint's attempts time out after this (Market: 10 s)
@@ -40,6 +40,25 @@ async def until_received(endpoint: Endpoint, count: int) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"the endpoint did not receive {count} notifications")
+
+
+@contextlib.asynccontextmanager
+async def two_hanging_and_one_healthy(
+    tmp_path: Path, options: Options
+) -> AsyncIterator[tuple[Market, Endpoint, Endpoint]]:
+    """The sandbox with stores 1001 and 1002 subscribed to ORDER_CREATED at two endpoints that
+    hang (given back) and store 1003 at one that answers."""
+    async with (
+        serve_endpoint(answers_ping_then_hangs) as first,
+        serve_endpoint(answers_ping_then_hangs) as second,
+        serve_endpoint(OK) as healthy,
+        run_market(tmp_path, options) as market,
+    ):
+        await market.business(campaigns=(1001, 1002, 1003))
+        for endpoint, campaign in ((first, 1001), (second, 1002), (healthy, 1003)):
+            scope = {"campaignId": campaign}
+            await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
+        yield market, first, second
 
 
 async def test_a_hanging_endpoints_backlog_leaves_room_for_the_other_settings(
@@ -150,16 +169,7 @@ async def test_when_every_place_is_taken_a_freed_one_goes_to_a_setting_with_none
         notification_timeout=hangs,
         extra={"max_in_flight": 16, "max_per_setting": 8, "poll_interval": 60},
     )
-    async with (
-        serve_endpoint(answers_ping_then_hangs) as first,
-        serve_endpoint(answers_ping_then_hangs) as second,
-        serve_endpoint(OK) as healthy,
-        run_market(tmp_path, options) as market,
-    ):
-        await market.business(campaigns=(1001, 1002, 1003))
-        for endpoint, campaign in ((first, 1001), (second, 1002), (healthy, 1003)):
-            scope = {"campaignId": campaign}
-            await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
+    async with two_hanging_and_one_healthy(tmp_path, options) as (market, _, _):
         for campaign in (1001, 1002):
             await market.publish(*orders(24, campaign=campaign, first=campaign * 100))
         await market.publish(*orders(3, campaign=1003))
@@ -180,16 +190,7 @@ async def test_settings_whose_endpoints_hang_hold_only_a_few_places(tmp_path: Pa
     options = Options(
         virtual=False, notification_timeout=HANGS, extra={"max_in_flight": 96, "poll_interval": 60}
     )
-    async with (
-        serve_endpoint(answers_ping_then_hangs) as first,
-        serve_endpoint(answers_ping_then_hangs) as second,
-        serve_endpoint(OK) as healthy,
-        run_market(tmp_path, options) as market,
-    ):
-        await market.business(campaigns=(1001, 1002, 1003))
-        for endpoint, campaign in ((first, 1001), (second, 1002), (healthy, 1003)):
-            scope = {"campaignId": campaign}
-            await market.subscribe(endpoint.url, ["ORDER_CREATED"], scope, expect=201)
+    async with two_hanging_and_one_healthy(tmp_path, options) as (market, first, second):
         for campaign in (1001, 1002):
             await market.publish(*orders(80, campaign=campaign, first=campaign * 1000))
         await until_received(first, 8)
